@@ -1,0 +1,48 @@
+# vouchsafe: see README.md. `make demo` and `make test` are the two set-up commands.
+GO        ?= go
+ORT_DIR   ?= $(CURDIR)/.cache/ort
+BIN       ?= bin/vouchsafe
+FUZZTIME  ?= 10s
+export VOUCHSAFE_ORT_DIR := $(ORT_DIR)
+
+.PHONY: all build ort ort-cuda demo test test-short fuzz bench models vet clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/vouchsafe
+
+# libonnxruntime.so.1 (ORT 1.29.0) from the npm registry, sha256-checked.
+ort:
+	@scripts/fetch-ort.sh cpu $(ORT_DIR)
+
+# The CUDA 13 execution provider, placed beside libonnxruntime.so.1.
+ort-cuda: ort
+	@scripts/fetch-ort.sh cuda $(ORT_DIR)
+
+# Hash the bundled sample photos with the embedded default model.
+demo: ort build
+	$(BIN) hash testdata/photos
+
+vet:
+	$(GO) vet ./...
+
+test: ort vet
+	$(GO) test -count=1 ./...
+	CGO_ENABLED=0 $(GO) build ./...
+	CGO_ENABLED=0 $(GO) test -count=1 -run 'Pure|Decode' ./internal/imgproc/...
+	$(MAKE) fuzz FUZZTIME=$(FUZZTIME)
+
+# Every parser, fuzzed briefly. scripts/fuzz.sh lists the targets.
+fuzz:
+	@scripts/fuzz.sh $(FUZZTIME)
+
+bench: ort
+	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# Regenerate the embedded models (a test checks they match what is committed).
+models:
+	$(GO) generate ./models
+
+clean:
+	rm -rf bin
