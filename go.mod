@@ -5,6 +5,10 @@ go 1.26.8
 require github.com/rogpeppe/go-internal v1.16.0
 
 require (
+	github.com/yalue/onnxruntime_go v1.27.0 // indirect
+	golang.org/x/image v0.47.0 // indirect
+	golang.org/x/sync v0.24.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
 	golang.org/x/tools v0.26.0 // indirect
+	google.golang.org/protobuf v1.36.12 // indirect
 )

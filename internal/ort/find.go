@@ -1,0 +1,95 @@
+// Package ort loads ONNX Runtime and runs NeuralHash-shaped models on it.
+//
+// The ONNX Runtime shared library is not linked at build time: it is found at
+// run time (see FindLibrary) and loaded once per process.
+package ort
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+)
+
+// Environment variables that point at the ONNX Runtime library.
+const (
+	EnvLibrary = "VOUCHSAFE_ORT_LIB" // the library file itself
+	EnvDir     = "VOUCHSAFE_ORT_DIR" // a folder holding it (what `make ort` fills)
+)
+
+// LibraryName is the file name of the ONNX Runtime shared library on this platform.
+func LibraryName() string {
+	switch runtime.GOOS {
+	case "darwin":
+		return "libonnxruntime.dylib"
+	case "windows":
+		return "onnxruntime.dll"
+	}
+	return "libonnxruntime.so.1"
+}
+
+// ErrNoLibrary is returned (wrapped) when no ONNX Runtime library can be found.
+var ErrNoLibrary = errors.New("ONNX Runtime library not found")
+
+// FindLibrary returns the path of the ONNX Runtime shared library. It tries, in
+// order: flag (a file or a folder), $VOUCHSAFE_ORT_LIB, $VOUCHSAFE_ORT_DIR, the
+// cache folder `make ort` fills (.cache/ort below the working directory, or
+// beside the executable's parent), and the user cache folder. The error lists
+// every place tried and says how to get the library.
+func FindLibrary(flag string) (string, error) {
+	var tried []string
+	try := func(p string) (string, bool) {
+		if p == "" {
+			return "", false
+		}
+		if st, err := os.Stat(p); err == nil && st.IsDir() {
+			p = filepath.Join(p, LibraryName())
+		}
+		tried = append(tried, p)
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() {
+			abs, err := filepath.Abs(p)
+			if err != nil {
+				return p, true
+			}
+			return abs, true
+		}
+		return "", false
+	}
+	// An explicit choice that does not exist is an error, not a reason to look elsewhere.
+	for _, explicit := range []struct{ what, p string }{
+		{"--ort-lib", flag},
+		{"$" + EnvLibrary, os.Getenv(EnvLibrary)},
+		{"$" + EnvDir, os.Getenv(EnvDir)},
+	} {
+		if explicit.p == "" {
+			continue
+		}
+		if p, ok := try(explicit.p); ok {
+			return p, nil
+		}
+		return "", fmt.Errorf("%w: %s names %s, which does not exist; run `make ort` in the vouchsafe checkout or fix the path", ErrNoLibrary, explicit.what, tried[len(tried)-1])
+	}
+	for _, dir := range candidateDirs() {
+		if p, ok := try(dir); ok {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%w (tried %s): run `make ort` in the vouchsafe checkout (it fetches ONNX Runtime 1.29.0 from npm into .cache/ort), or pass --ort-lib PATH, or set %s", ErrNoLibrary, strings.Join(tried, ", "), EnvLibrary)
+}
+
+func candidateDirs() []string {
+	var dirs []string
+	dirs = append(dirs, filepath.Join(".cache", "ort"))
+	if exe, err := os.Executable(); err == nil {
+		if exe, err = filepath.EvalSymlinks(exe); err == nil {
+			d := filepath.Dir(exe)
+			dirs = append(dirs, filepath.Join(d, ".cache", "ort"), filepath.Join(d, "..", ".cache", "ort"))
+		}
+	}
+	if c, err := os.UserCacheDir(); err == nil {
+		dirs = append(dirs, filepath.Join(c, "vouchsafe", "ort"))
+	}
+	return dirs
+}
