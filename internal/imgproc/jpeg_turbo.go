@@ -1,0 +1,107 @@
+//go:build cgo
+
+package imgproc
+
+/*
+#cgo LDFLAGS: -l:libturbojpeg.a
+#include <stdlib.h>
+#include <turbojpeg.h>
+*/
+import "C"
+
+import (
+	"fmt"
+	"runtime"
+	"strings"
+	"unsafe"
+)
+
+// haveTurbo reports whether JPEG goes through libjpeg-turbo.
+const haveTurbo = true
+
+// turboDecoder decodes JPEG through the TurboJPEG API of libjpeg-turbo with
+// its defaults (accurate integer IDCT, fancy upsampling), which Pillow's
+// libjpeg-turbo also uses, so full-size output matches Pillow's pixels.
+type turboDecoder struct {
+	h       C.tjhandle
+	factors []C.tjscalingfactor
+}
+
+func newTurboDecoder() *turboDecoder {
+	h := C.tjInitDecompress()
+	if h == nil {
+		return nil // fall back to image/jpeg
+	}
+	d := &turboDecoder{h: h}
+	var n C.int
+	if p := C.tjGetScalingFactors(&n); p != nil && n > 0 {
+		d.factors = unsafe.Slice(p, int(n))
+	}
+	return d
+}
+
+func (d *turboDecoder) close() {
+	if d.h != nil {
+		C.tjDestroy(d.h)
+		d.h = nil
+	}
+}
+
+func (d *turboDecoder) errorString() string {
+	return C.GoString(C.tjGetErrorStr2(d.h))
+}
+
+// scaled returns TJSCALED(n, f).
+func scaled(n int, f C.tjscalingfactor) int {
+	num, den := int(f.num), int(f.denom)
+	return (n*num + den - 1) / den
+}
+
+// decode decodes data into dst. It returns false, without error, for JPEGs
+// it leaves to image/jpeg (CMYK and YCCK).
+func (d *turboDecoder) decode(data []byte, dst *RGB, info *Info, minSide, maxPixels int) (bool, error) {
+	fail := func(err error) (bool, error) { return false, &FormatError{Format: "jpeg", Err: err} }
+	src := (*C.uchar)(unsafe.Pointer(&data[0]))
+	var w, h, sub, cs C.int
+	if C.tjDecompressHeader3(d.h, src, C.ulong(len(data)), &w, &h, &sub, &cs) != 0 {
+		return fail(fmt.Errorf("%s", d.errorString()))
+	}
+	info.Width, info.Height = int(w), int(h)
+	if w <= 0 || h <= 0 {
+		return fail(fmt.Errorf("invalid size %dx%d", w, h))
+	}
+	if int64(w)*int64(h) > int64(maxPixels) {
+		return fail(fmt.Errorf("%w: %dx%d pixels", ErrTooLarge, w, h))
+	}
+	if cs == C.TJCS_CMYK || cs == C.TJCS_YCCK {
+		return false, nil
+	}
+	sw, sh := int(w), int(h)
+	if minSide > 0 {
+		for _, f := range d.factors {
+			if f.num > f.denom {
+				continue
+			}
+			x, y := scaled(int(w), f), scaled(int(h), f)
+			if x >= minSide && y >= minSide && x*y < sw*sh {
+				sw, sh = x, y
+			}
+		}
+	}
+	dst.reshape(sw, sh)
+	rc := C.tjDecompress2(d.h, src, C.ulong(len(data)), (*C.uchar)(unsafe.Pointer(&dst.Pix[0])),
+		C.int(sw), C.int(dst.Stride), C.int(sh), C.TJPF_RGB, 0)
+	runtime.KeepAlive(data)
+	if rc != 0 {
+		msg := d.errorString()
+		// libjpeg's warnings are not fatal, as in Pillow, except a premature
+		// end of data: Pillow refuses truncated files.
+		if C.tjGetErrorCode(d.h) != C.TJERR_WARNING || strings.Contains(msg, "remature end") {
+			if strings.Contains(msg, "remature end") {
+				return fail(fmt.Errorf("%w: %s", ErrTruncated, msg))
+			}
+			return fail(fmt.Errorf("%s", msg))
+		}
+	}
+	return true, nil
+}
