@@ -1,0 +1,791 @@
+// Command vsbench measures vouchsafe's hashing pipeline stage by stage on a
+// folder of photos, on each device asked for, and optionally against the
+// public NeuralHash reference pipeline (bench/reference.py).
+//
+//	vsbench [flags] PATH...
+//
+// Stages:
+//
+//	decode  read + decode + resize to 360×360 + normalise, on the decode workers only
+//	infer   inference alone on synthetic tensors, one row per batch size swept
+//	hash    the seed projection of 128-float embeddings to 96-bit hashes
+//	e2e     engine.Hasher.Run over the files: everything together
+//
+// It prints a table and, with --json FILE, writes every figure, the machine and
+// the configuration as JSON. See bench/README.md.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"os/signal"
+	"runtime"
+	"runtime/debug"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vouchsafe/vouchsafe/engine"
+	"github.com/vouchsafe/vouchsafe/internal/imgproc"
+	"github.com/vouchsafe/vouchsafe/internal/ort"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}
+
+// config is what a run measures; it is written to the JSON as given.
+type config struct {
+	Paths      []string      `json:"paths"`
+	Devices    []string      `json:"devices"`
+	Models     []string      `json:"models"`
+	Seed       string        `json:"seed,omitempty"`
+	Stages     []string      `json:"stages"`
+	Batches    []int         `json:"infer_batches,omitempty"` // empty: per device default
+	Streams    int           `json:"infer_streams"`
+	Batch      int           `json:"e2e_batch"` // 0: the engine's default for the device
+	Workers    int           `json:"workers"`
+	Threads    int           `json:"ort_threads"`
+	GPU        int           `json:"gpu"`
+	Exact      bool          `json:"exact"`
+	AutoOrient bool          `json:"auto_orient"`
+	MinTime    time.Duration `json:"-"`
+	MinTimeS   float64       `json:"min_time_s"`
+	Limit      int           `json:"limit,omitempty"`
+	Reference  string        `json:"reference,omitempty"`
+	RefScript  string        `json:"reference_script,omitempty"`
+	RefProv    string        `json:"reference_provider,omitempty"`
+	ORTLibrary string        `json:"-"`
+}
+
+// Report is the JSON document vsbench writes.
+type Report struct {
+	When        time.Time    `json:"when"`
+	Machine     Machine      `json:"machine"`
+	Config      config       `json:"config"`
+	Photos      PhotoSet     `json:"photos"`
+	Stages      []Stage      `json:"stages"`
+	Reference   *refSummary  `json:"reference,omitempty"`
+	Comparisons []Comparison `json:"comparisons,omitempty"`
+	// Ratios are the targets of issue 4, per device and model:
+	// e2e/decode, e2e/min(decode, infer at the e2e batch), ours/reference.
+	Ratios []Ratio `json:"ratios,omitempty"`
+}
+
+// Machine describes where the figures were taken.
+type Machine struct {
+	Host       string `json:"host"`
+	OS         string `json:"os"`
+	CPU        string `json:"cpu"`
+	NumCPU     int    `json:"num_cpu"`
+	GOMAXPROCS int    `json:"gomaxprocs"`
+	Go         string `json:"go"`
+	ORT        string `json:"onnxruntime,omitempty"`
+	ORTLibrary string `json:"onnxruntime_library,omitempty"`
+	GPU        string `json:"gpu,omitempty"` // from nvidia-smi, when present
+	Revision   string `json:"revision,omitempty"`
+}
+
+// PhotoSet describes the images measured.
+type PhotoSet struct {
+	Files       int     `json:"files"`
+	Decoded     int     `json:"decoded"`
+	MeanMP      float64 `json:"mean_megapixels"`
+	MinMP       float64 `json:"min_megapixels"`
+	MaxMP       float64 `json:"max_megapixels"`
+	TotalMBytes float64 `json:"total_mbytes"`
+}
+
+type refSummary struct {
+	Model     string   `json:"model"`
+	ORT       string   `json:"onnxruntime,omitempty"`
+	Providers []string `json:"providers,omitempty"`
+	Python    string   `json:"python,omitempty"`
+	Err       string   `json:"error,omitempty"`
+}
+
+// Ratio holds the issue-4 target ratios for one device and model.
+type Ratio struct {
+	Device        string  `json:"device"`
+	Model         string  `json:"model"`
+	E2EOverDecode float64 `json:"e2e_over_decode"`
+	E2EOverSlower float64 `json:"e2e_over_min_decode_infer"`
+	InferAtBatch  float64 `json:"infer_images_per_s_at_e2e_batch,omitempty"`
+	OverReference float64 `json:"over_reference,omitempty"`
+}
+
+var allStages = []string{"decode", "infer", "hash", "e2e"}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+func parseInts(s string) ([]int, error) {
+	var out []int
+	for _, f := range splitList(s) {
+		n, err := strconv.Atoi(f)
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("batch size %q: want a positive integer", f)
+		}
+		out = append(out, n)
+	}
+	return out, nil
+}
+
+// defaultBatches is the inference sweep for a device when --batches is not given.
+func defaultBatches(device string) []int {
+	if device == "cpu" {
+		return []int{1, 4, 16, 32}
+	}
+	return []int{1, 16, 64, 128, 256, 512}
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("vsbench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var c config
+	var devices, models, stages, batches, jsonOut string
+	fs.StringVar(&devices, "devices", "cpu", "devices to measure, comma-separated: cpu, cuda, coreml, auto")
+	fs.StringVar(&models, "models", "default,bench", "models, comma-separated: default, bench, or ONNX files (with --seed)")
+	fs.StringVar(&c.Seed, "seed", "", "seed file for a model file (and the reference)")
+	fs.StringVar(&stages, "stages", strings.Join(allStages, ","), "stages to run: decode, infer, hash, e2e")
+	fs.StringVar(&batches, "batches", "", "inference batch sizes to sweep (default 1,4,16,32 on cpu; 1,16,64,128,256,512 on a GPU)")
+	fs.IntVar(&c.Streams, "streams", 1, "inference calls in flight at once in the infer stage")
+	fs.IntVar(&c.Batch, "batch", 0, "end-to-end batch size (0: the engine's default for the device)")
+	fs.IntVar(&c.Workers, "workers", 0, "decode workers (0: one per CPU)")
+	fs.IntVar(&c.Threads, "threads", 0, "ONNX Runtime CPU threads (0: one per core)")
+	fs.IntVar(&c.GPU, "gpu", 0, "CUDA device ordinal")
+	fs.BoolVar(&c.Exact, "exact", false, "decode at full size and resize as the reference does")
+	fs.BoolVar(&c.AutoOrient, "auto-orient", false, "apply EXIF orientation (the reference does not)")
+	fs.DurationVar(&c.MinTime, "min-time", 3*time.Second, "measure each stage for at least this long (repeating the photos)")
+	fs.IntVar(&c.Limit, "limit", 0, "use at most this many photos (0: all)")
+	fs.StringVar(&c.Reference, "reference", "", "Python interpreter to run the reference pipeline with (e.g. python3); empty: skip")
+	fs.StringVar(&c.RefScript, "reference-script", "bench/reference.py", "the reference pipeline script")
+	fs.StringVar(&c.RefProv, "reference-provider", "", "ONNX Runtime provider for the reference (default CPUExecutionProvider)")
+	fs.StringVar(&c.ORTLibrary, "ort-lib", "", "ONNX Runtime library or folder (default: $VOUCHSAFE_ORT_LIB, $VOUCHSAFE_ORT_DIR, .cache/ort)")
+	fs.StringVar(&jsonOut, "json", "", "write the JSON report to this file ('-': stdout, the table then goes to stderr)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "usage: vsbench [flags] PATH... (photo files or folders)")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	usage := func(err error) int {
+		fmt.Fprintln(stderr, "vsbench:", err)
+		return 2
+	}
+	c.Paths = fs.Args()
+	c.Devices, c.Models, c.Stages = splitList(devices), splitList(models), splitList(stages)
+	c.MinTimeS = c.MinTime.Seconds()
+	var err error
+	if c.Batches, err = parseInts(batches); err != nil {
+		return usage(err)
+	}
+	for _, s := range c.Stages {
+		if !slices.Contains(allStages, s) {
+			return usage(fmt.Errorf("unknown stage %q (want %s)", s, strings.Join(allStages, ", ")))
+		}
+	}
+	for _, d := range c.Devices {
+		if _, err := ort.ParseDevice(d); err != nil {
+			return usage(err)
+		}
+	}
+	if len(c.Devices) == 0 || len(c.Models) == 0 {
+		return usage(errors.New("--devices and --models must name at least one"))
+	}
+	if c.Streams < 1 || c.Workers < 0 || c.Batch < 0 || c.Limit < 0 {
+		return usage(errors.New("--streams must be ≥ 1; --workers, --batch and --limit ≥ 0"))
+	}
+	needPhotos := slices.Contains(c.Stages, "decode") || slices.Contains(c.Stages, "e2e") || c.Reference != ""
+	if needPhotos && len(c.Paths) == 0 {
+		fs.Usage()
+		return 2
+	}
+	if c.Reference != "" {
+		if _, err := os.Stat(c.RefScript); err != nil {
+			return usage(fmt.Errorf("--reference-script: %w", err))
+		}
+	}
+	table, jsonW := stdout, io.Writer(nil)
+	if jsonOut == "-" {
+		table, jsonW = stderr, stdout
+	}
+	rep, failed := measure(ctx, c, stderr)
+	if err := writeTable(table, rep.Stages); err != nil {
+		return usage(err)
+	}
+	writeSummary(table, rep)
+	if jsonOut != "" {
+		b, err := json.MarshalIndent(rep, "", "  ")
+		if err != nil {
+			return usage(err)
+		}
+		b = append(b, '\n')
+		if jsonW != nil {
+			_, err = jsonW.Write(b)
+		} else {
+			err = os.WriteFile(jsonOut, b, 0o644)
+		}
+		if err != nil {
+			return usage(err)
+		}
+	}
+	if ctx.Err() != nil {
+		return 2
+	}
+	if failed {
+		return 1
+	}
+	return 0
+}
+
+// measure runs every stage asked for. failed reports that some measurement
+// could not be taken (its Stage has Err set).
+func measure(ctx context.Context, c config, logw io.Writer) (Report, bool) {
+	logf := func(format string, a ...any) { fmt.Fprintf(logw, "vsbench: "+format+"\n", a...) }
+	rep := Report{When: time.Now().UTC(), Config: c, Machine: machine()}
+	failed := false
+	workers := c.Workers
+	if workers == 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	files, err := listPhotos(ctx, c.Paths, c.Limit)
+	if err != nil {
+		rep.Stages = append(rep.Stages, Stage{Stage: "list", Err: err.Error()})
+		return rep, true
+	}
+	rep.Photos.Files = len(files)
+	if len(files) == 0 && len(c.Paths) > 0 {
+		rep.Stages = append(rep.Stages, Stage{Stage: "list", Err: fmt.Sprintf("no photos found in %s", strings.Join(c.Paths, ", "))})
+		return rep, true
+	}
+	if slices.Contains(c.Stages, "decode") {
+		logf("decode: %d photos, %d workers", len(files), workers)
+		s, ps := decodeStage(ctx, files, workers, c)
+		rep.Stages = append(rep.Stages, s)
+		rep.Photos = ps
+		failed = failed || s.Err != ""
+	}
+	if p, err := ort.Init(c.ORTLibrary); err != nil {
+		rep.Stages = append(rep.Stages, Stage{Stage: "init", Err: err.Error()})
+		return rep, true
+	} else {
+		rep.Machine.ORTLibrary, rep.Machine.ORT = p, ort.Version()
+	}
+
+	// hashes[device/model] holds our end-to-end hashes for the reference comparison.
+	hashes := map[string]map[string]engine.Hash{}
+	e2eRate := map[string]float64{}
+	e2eBatch := map[string]int{}
+	for _, model := range c.Models {
+		hashDone := false
+		for _, dev := range c.Devices {
+			if ctx.Err() != nil {
+				return rep, true
+			}
+			o := engine.Options{
+				Model: model, Seed: c.Seed, Device: dev, GPU: c.GPU, ORTLibrary: c.ORTLibrary,
+				Threads: c.Threads, Batch: c.Batch, Workers: c.Workers, Exact: c.Exact, AutoOrient: c.AutoOrient,
+				Logf: func(format string, a ...any) { logf(format, a...) },
+			}
+			h, err := engine.NewHasher(o)
+			if err != nil {
+				rep.Stages = append(rep.Stages, Stage{Stage: "open", Device: dev, Model: model, Err: err.Error()})
+				failed = true
+				continue
+			}
+			got := h.Device()
+			tag := func(s Stage) Stage {
+				s.Device, s.Model = got, h.Name()
+				if got != dev {
+					s.Note = strings.TrimPrefix(s.Note+"; asked for "+dev, "; ")
+				}
+				return s
+			}
+			if slices.Contains(c.Stages, "infer") {
+				bs := c.Batches
+				if len(bs) == 0 {
+					bs = defaultBatches(got)
+				}
+				for _, b := range bs {
+					logf("infer: %s on %s, batch %d", h.Name(), got, b)
+					s := inferStage(ctx, h, b, c.Streams, c.MinTime)
+					rep.Stages = append(rep.Stages, tag(s))
+					failed = failed || s.Err != ""
+				}
+			}
+			if slices.Contains(c.Stages, "hash") && !hashDone {
+				s := hashStage(h, c.MinTime/3)
+				s.Model = h.Name()
+				rep.Stages = append(rep.Stages, s)
+				hashDone = true
+			}
+			if slices.Contains(c.Stages, "e2e") {
+				logf("e2e: %s on %s, %d photos", h.Name(), got, len(files))
+				s, hs := e2eStage(ctx, h, files, c.MinTime)
+				s.Workers = workers
+				rep.Stages = append(rep.Stages, tag(s))
+				failed = failed || s.Err != ""
+				key := got + "/" + model
+				hashes[key], e2eRate[key], e2eBatch[key] = hs, s.Rate, s.Batch
+			}
+			h.Close()
+		}
+	}
+	rep.Ratios = ratios(rep.Stages, c, e2eBatch)
+
+	if c.Reference != "" {
+		// The reference runs once per model (it knows no devices); each
+		// device's end-to-end run is compared to it.
+		for _, model := range c.Models {
+			if ctx.Err() != nil {
+				return rep, true
+			}
+			logf("reference: %s with %s %s", model, c.Reference, c.RefScript)
+			s, sum, cmp := referenceStage(ctx, c, model, files, hashes, e2eRate)
+			rep.Stages = append(rep.Stages, s)
+			if rep.Reference == nil || sum.Err == "" {
+				rep.Reference = sum
+			}
+			rep.Comparisons = append(rep.Comparisons, cmp...)
+			failed = failed || s.Err != ""
+			for _, cm := range cmp {
+				for i := range rep.Ratios {
+					if r := &rep.Ratios[i]; r.Device == cm.Device && r.Model == cm.Model {
+						r.OverReference = cm.Ratio
+					}
+				}
+			}
+		}
+	}
+	return rep, failed
+}
+
+// listPhotos lists the image files below paths as the engine's walker does.
+func listPhotos(ctx context.Context, paths []string, limit int) ([]string, error) {
+	ch := make(chan engine.Input)
+	errc := make(chan error, 1)
+	go func() {
+		errc <- engine.Walk(ctx, paths, ch)
+		close(ch)
+	}()
+	var files []string
+	var bad []string
+	for in := range ch {
+		if in.Err != nil {
+			bad = append(bad, in.Err.Error())
+			continue
+		}
+		if limit == 0 || len(files) < limit {
+			files = append(files, in.Path)
+		}
+	}
+	if err := <-errc; err != nil {
+		return nil, err
+	}
+	if len(bad) > 0 {
+		return nil, fmt.Errorf("listing photos: %s", strings.Join(bad, "; "))
+	}
+	return files, nil
+}
+
+// decodeStage prepares every file (read, decode, resize, normalise) on
+// workers goroutines, repeating the set until minTime has passed.
+func decodeStage(ctx context.Context, files []string, workers int, c config) (Stage, PhotoSet) {
+	ps := PhotoSet{Files: len(files)}
+	// Warm the page cache so that the first pass is not a disk benchmark.
+	for _, f := range files {
+		if st, err := os.Stat(f); err == nil {
+			ps.TotalMBytes += float64(st.Size()) / 1e6
+		}
+		os.ReadFile(f)
+	}
+	type job struct {
+		i     int
+		first bool
+	}
+	jobs := make(chan job)
+	var mu sync.Mutex
+	var lat []time.Duration
+	var mp []float64
+	var errs []string
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			p := imgproc.NewPreparer(imgproc.Options{Exact: c.Exact, AutoOrient: c.AutoOrient})
+			dst := make([]float32, 3*engine.InputSize*engine.InputSize)
+			var local []time.Duration
+			for j := range jobs {
+				t0 := time.Now()
+				data, err := os.ReadFile(files[j.i])
+				var w, ht int
+				if err == nil {
+					info, perr := p.Prepare(data, dst)
+					w, ht, err = info.Width, info.Height, perr
+				}
+				local = append(local, time.Since(t0))
+				if j.first {
+					mu.Lock()
+					if err != nil {
+						errs = append(errs, fmt.Sprintf("%s: %v", files[j.i], err))
+					} else {
+						mp = append(mp, float64(w)*float64(ht)/1e6)
+					}
+					mu.Unlock()
+				}
+			}
+			mu.Lock()
+			lat = append(lat, local...)
+			mu.Unlock()
+		})
+	}
+	t0 := time.Now()
+	n := 0
+feed:
+	for pass := 0; pass == 0 || time.Since(t0) < c.MinTime; pass++ {
+		for i := range files {
+			select {
+			case jobs <- job{i, pass == 0}:
+				n++
+			case <-ctx.Done():
+				break feed
+			}
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	wall := time.Since(t0)
+	s := newStage("decode", n, wall, lat, "image")
+	s.Workers = workers
+	s.Note = "read + decode + resize + normalise"
+	if c.Exact {
+		s.Note += " (exact)"
+	}
+	if len(errs) > 0 {
+		s.Failed = len(errs) * (n / max(1, len(files)))
+		s.Note += "; failed: " + strings.Join(errs, "; ")
+	}
+	ps.Decoded = len(mp)
+	if len(mp) > 0 {
+		ps.MinMP, ps.MaxMP = slices.Min(mp), slices.Max(mp)
+		sum := 0.0
+		for _, x := range mp {
+			sum += x
+		}
+		ps.MeanMP = sum / float64(len(mp))
+	}
+	return s, ps
+}
+
+// inferStage runs the model on synthetic input batches of b images from
+// streams goroutines at once, for at least minTime and three calls per stream,
+// after two warm-up calls (the first CUDA calls pick kernels).
+func inferStage(ctx context.Context, h *engine.Hasher, b, streams int, minTime time.Duration) Stage {
+	const imageFloats = 3 * engine.InputSize * engine.InputSize
+	rng := rand.New(rand.NewPCG(1, uint64(b)))
+	in := make([]float32, b*imageFloats)
+	for i := range in {
+		in[i] = rng.Float32()*2 - 1
+	}
+	s := Stage{Stage: "infer", Batch: b, Streams: streams}
+	warm := make([]float32, b*engine.EmbeddingSize)
+	for range 2 {
+		if err := h.Embed(in, b, warm); err != nil {
+			s.Err = err.Error()
+			return s
+		}
+	}
+	var mu sync.Mutex
+	var lat []time.Duration
+	var firstErr error
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	for range streams {
+		wg.Go(func() {
+			out := make([]float32, b*engine.EmbeddingSize)
+			var local []time.Duration
+			for i := 0; i < 3 || time.Since(t0) < minTime; i++ {
+				if ctx.Err() != nil {
+					break
+				}
+				t := time.Now()
+				if err := h.Embed(in, b, out); err != nil {
+					mu.Lock()
+					firstErr = cmp(firstErr, err)
+					mu.Unlock()
+					return
+				}
+				local = append(local, time.Since(t))
+			}
+			mu.Lock()
+			lat = append(lat, local...)
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	wall := time.Since(t0)
+	r := newStage("infer", len(lat)*b, wall, lat, "call")
+	r.Batch, r.Streams = b, streams
+	r.Note = "synthetic input"
+	if firstErr != nil {
+		r.Err = firstErr.Error()
+	}
+	return r
+}
+
+func cmp(a, b error) error {
+	if a != nil {
+		return a
+	}
+	return b
+}
+
+// hashStage projects random embeddings with the model's seed for about d.
+func hashStage(h *engine.Hasher, d time.Duration) Stage {
+	rng := rand.New(rand.NewPCG(2, 3))
+	const n = 1024
+	emb := make([]float32, n*engine.EmbeddingSize)
+	for i := range emb {
+		emb[i] = float32(rng.NormFloat64())
+	}
+	var lat []time.Duration
+	var sink byte
+	t0 := time.Now()
+	for time.Since(t0) < d || len(lat) < n {
+		for i := range n {
+			t := time.Now()
+			hh := h.HashEmbedding(emb[i*engine.EmbeddingSize : (i+1)*engine.EmbeddingSize])
+			lat = append(lat, time.Since(t))
+			sink ^= hh[0]
+		}
+	}
+	wall := time.Since(t0)
+	_ = sink
+	s := newStage("hash", len(lat), wall, lat, "image")
+	s.Note = "seed projection, one goroutine (the rate includes the per-call timer)"
+	return s
+}
+
+// e2eStage hashes the files with Hasher.Run, repeating them until minTime has
+// passed, and returns our hashes of the first pass by path.
+func e2eStage(ctx context.Context, h *engine.Hasher, files []string, minTime time.Duration) (Stage, map[string]engine.Hash) {
+	in := make(chan engine.Input)
+	var mu sync.Mutex
+	var sent []time.Time
+	var lat []time.Duration
+	hashes := map[string]engine.Hash{}
+	var failures []string
+	t0 := time.Now()
+	go func() {
+		defer close(in)
+		for pass := 0; pass == 0 || time.Since(t0) < minTime; pass++ {
+			for _, f := range files {
+				mu.Lock()
+				sent = append(sent, time.Now())
+				mu.Unlock()
+				select {
+				case in <- engine.Input{Path: f}:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	n := 0
+	st, err := h.Run(ctx, in, func(r engine.Record) error {
+		mu.Lock()
+		lat = append(lat, time.Since(sent[r.Seq]))
+		mu.Unlock()
+		if r.Seq < int64(len(files)) {
+			if r.Err != nil {
+				failures = append(failures, r.Err.Error())
+			} else {
+				hashes[r.Path] = r.Hash
+			}
+		}
+		n++
+		return nil
+	})
+	wall := time.Since(t0)
+	// Drain the feeder if Run stopped early.
+	for range in {
+	}
+	s := newStage("e2e", n, wall, lat, "image-in-flight")
+	s.Batch = h.DefaultBatch()
+	s.Failed = st.Failed
+	if st.Batches > 0 {
+		s.Note = fmt.Sprintf("%d batches, mean fill %.1f; decode busy %.0f%%, infer busy %.0f%% of wall",
+			st.Batches, float64(st.Images)/float64(st.Batches),
+			100*st.Decode.Seconds()/wall.Seconds()/float64(runtime.GOMAXPROCS(0)), 100*st.Infer.Seconds()/wall.Seconds())
+	}
+	if len(failures) > 0 {
+		s.Note += "; failed: " + strings.Join(failures, "; ")
+	}
+	if err != nil {
+		s.Err = err.Error()
+	}
+	return s, hashes
+}
+
+// referenceStage runs bench/reference.py on the files for one model.
+func referenceStage(ctx context.Context, c config, model string, files []string, hashes map[string]map[string]engine.Hash, rates map[string]float64) (Stage, *refSummary, []Comparison) {
+	s := Stage{Stage: "reference", Model: model, Device: "python", Batch: 1, Workers: 1}
+	sum := &refSummary{Model: model}
+	dir, err := os.MkdirTemp("", "vsbench-ref-")
+	if err != nil {
+		s.Err, sum.Err = err.Error(), err.Error()
+		return s, sum, nil
+	}
+	defer os.RemoveAll(dir)
+	onnxPath, seedPath, err := modelFiles(model, c.Seed, dir)
+	if err != nil {
+		s.Err, sum.Err = err.Error(), err.Error()
+		return s, sum, nil
+	}
+	out, err := runReference(ctx, c.Reference, c.RefScript, c.RefProv, onnxPath, seedPath, dir, files)
+	if err != nil {
+		s.Err, sum.Err = err.Error(), err.Error()
+		return s, sum, nil
+	}
+	s.Images, s.Failed, s.Seconds, s.Rate = out.Images, out.Failed, out.Seconds, out.Rate
+	s.LatencyOf, s.Latency = "image", out.Latency
+	s.Note = fmt.Sprintf("Pillow + onnxruntime %s %v, one image per call", out.ORT, out.Providers)
+	sum.ORT, sum.Providers, sum.Python = out.ORT, out.Providers, out.Python
+	var cmps []Comparison
+	for _, dev := range sortedKeys(hashes) {
+		d, m, _ := strings.Cut(dev, "/")
+		if m != model {
+			continue
+		}
+		cmps = append(cmps, compare(model, d, rates[dev], out, hashes[dev]))
+	}
+	return s, sum, cmps
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	var ks []string
+	for k := range m {
+		ks = append(ks, k)
+	}
+	slices.Sort(ks)
+	return ks
+}
+
+// ratios computes the issue-4 target ratios from the measured stages.
+func ratios(stages []Stage, c config, e2eBatch map[string]int) []Ratio {
+	var decode float64
+	for _, s := range stages {
+		if s.Stage == "decode" && s.Err == "" {
+			decode = s.Rate
+		}
+	}
+	var out []Ratio
+	for _, s := range stages {
+		if s.Stage != "e2e" || s.Err != "" {
+			continue
+		}
+		r := Ratio{Device: s.Device, Model: s.Model}
+		for _, t := range stages {
+			if t.Stage == "infer" && t.Err == "" && t.Device == s.Device && t.Model == s.Model && t.Batch == s.Batch && t.Streams == 1 {
+				r.InferAtBatch = t.Rate
+			}
+		}
+		if decode > 0 {
+			r.E2EOverDecode = s.Rate / decode
+			slower := decode
+			if r.InferAtBatch > 0 {
+				slower = min(decode, r.InferAtBatch)
+			}
+			r.E2EOverSlower = s.Rate / slower
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// writeSummary prints the ratios and the reference comparison under the table.
+func writeSummary(w io.Writer, rep Report) {
+	p := rep.Photos
+	if p.Decoded > 0 {
+		fmt.Fprintf(w, "\nphotos: %d files, %.1f MB, %.2f MP mean (%.2f–%.2f)\n", p.Files, p.TotalMBytes, p.MeanMP, p.MinMP, p.MaxMP)
+	}
+	for _, r := range rep.Ratios {
+		line := fmt.Sprintf("%s %s: e2e/decode %.2f, e2e/min(decode, infer@batch) %.2f", r.Device, r.Model, r.E2EOverDecode, r.E2EOverSlower)
+		if r.OverReference > 0 {
+			line += fmt.Sprintf(", ours/reference %.1f×", r.OverReference)
+		}
+		fmt.Fprintln(w, line)
+	}
+	for _, c := range rep.Comparisons {
+		fmt.Fprintf(w, "reference vs %s %s: %d images, Hamming max %d, mean %.2f, histogram %v\n",
+			c.Device, c.Model, c.Hamming.Images, c.Hamming.Max, c.Hamming.Mean, c.Hamming.Histogram)
+	}
+	m := rep.Machine
+	fmt.Fprintf(w, "machine: %s, %d CPUs (GOMAXPROCS %d), %s", m.CPU, m.NumCPU, m.GOMAXPROCS, m.OS)
+	if m.GPU != "" {
+		fmt.Fprintf(w, ", GPU %s", m.GPU)
+	}
+	if m.ORT != "" {
+		fmt.Fprintf(w, ", ONNX Runtime %s", m.ORT)
+	}
+	fmt.Fprintln(w)
+}
+
+func machine() Machine {
+	m := Machine{
+		OS:         runtime.GOOS + "/" + runtime.GOARCH,
+		NumCPU:     runtime.NumCPU(),
+		GOMAXPROCS: runtime.GOMAXPROCS(0),
+		Go:         runtime.Version(),
+	}
+	m.Host, _ = os.Hostname()
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPU = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if m.CPU == "" {
+		m.CPU = runtime.GOARCH
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		for _, s := range bi.Settings {
+			if s.Key == "vcs.revision" {
+				m.Revision = s.Value
+			}
+		}
+	}
+	if p, err := exec.LookPath("nvidia-smi"); err == nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if b, err := exec.CommandContext(ctx, p, "--query-gpu=name,memory.total,driver_version", "--format=csv,noheader").Output(); err == nil {
+			m.GPU = strings.Join(strings.Fields(strings.ReplaceAll(strings.TrimSpace(string(b)), "\n", "; ")), " ")
+		}
+	}
+	return m
+}
