@@ -4,14 +4,14 @@
 # as binaries, ONNX Runtime with its CUDA provider, and bench/reference.py,
 # as an xz-compressed tar split into parts small enough to carry one per call.
 #
-#   bench/gpu-pack.sh [OUTDIR] [PART_SIZE]     default .gpu and 60M
+#   bench/gpu-pack.sh [OUTDIR] [PART_SIZE]     default .gpu and 44M (a carried part plus the working tree must stay under 64 MiB)
 #
 # On the GPU machine, once every part is there:
 #   cat OUTDIR/part-* | xz -dc | tar -x -C /tmp/vs     (or bench/gpu-unpack.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-.gpu}
-size=${2:-60M}
+size=${2:-44M}
 ort_dir=${VOUCHSAFE_ORT_DIR:-$PWD/.cache/ort}
 
 scripts/fetch-ort.sh cpu "$ort_dir"

@@ -235,11 +235,11 @@ func loadCUDALibs(libs []cudaLib, s cudaSearch, open func(string) error) error {
 	}
 	var msg []string
 	if len(missing) > 0 {
-		where := "no candidate folder exists"
+		where := "none of them exists here"
 		if len(dirs) > 0 {
-			where = "searched " + strings.Join(dirs, ", ")
+			where = "of those, these exist and were searched: " + strings.Join(dirs, ", ")
 		}
-		msg = append(msg, fmt.Sprintf("%s not found on the loader path (LD_LIBRARY_PATH, ld.so.cache) nor in the usual folders (%s)", strings.Join(missing, ", "), where))
+		msg = append(msg, fmt.Sprintf("%s not found on the loader path (LD_LIBRARY_PATH, ld.so.cache) nor in the usual folders ($%s, $CUDA_HOME, $CUDA_PATH, /usr/local/cuda*/lib64, /usr/lib/x86_64-linux-gnu, the NVIDIA pip wheels' site-packages/nvidia/*/lib of $VIRTUAL_ENV, $CONDA_PREFIX, ~/.local, ~/.venv, /opt/*/.venv and the system Pythons; %s)", strings.Join(missing, ", "), EnvCUDALibs, where))
 	}
 	if len(broken) > 0 {
 		msg = append(msg, "found but failed to load: "+strings.Join(broken, "; "))

@@ -209,7 +209,7 @@ func TestLoadCUDALibsNoDriver(t *testing.T) {
 			t.Errorf("error does not name %s: %v", s, err)
 		}
 	}
-	if !strings.Contains(err.Error(), "NVIDIA driver") || !strings.Contains(err.Error(), "no candidate folder exists") {
+	if !strings.Contains(err.Error(), "NVIDIA driver") || !strings.Contains(err.Error(), "none of them exists here") {
 		t.Errorf("error does not explain the driver or the search: %v", err)
 	}
 }

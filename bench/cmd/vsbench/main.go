@@ -345,8 +345,7 @@ func measure(ctx context.Context, c config, logw io.Writer) (Report, bool) {
 			}
 			if slices.Contains(c.Stages, "e2e") {
 				logf("e2e: %s on %s, %d photos", h.Name(), got, len(files))
-				s, hs := e2eStage(ctx, h, files, c.MinTime)
-				s.Workers = workers
+				s, hs := e2eStage(ctx, h, files, workers, c.MinTime)
 				rep.Stages = append(rep.Stages, tag(s))
 				failed = failed || s.Err != ""
 				key := got + "/" + model
@@ -591,7 +590,7 @@ func hashStage(h *engine.Hasher, d time.Duration) Stage {
 
 // e2eStage hashes the files with Hasher.Run, repeating them until minTime has
 // passed, and returns our hashes of the first pass by path.
-func e2eStage(ctx context.Context, h *engine.Hasher, files []string, minTime time.Duration) (Stage, map[string]engine.Hash) {
+func e2eStage(ctx context.Context, h *engine.Hasher, files []string, workers int, minTime time.Duration) (Stage, map[string]engine.Hash) {
 	in := make(chan engine.Input)
 	var mu sync.Mutex
 	var sent []time.Time
@@ -634,12 +633,12 @@ func e2eStage(ctx context.Context, h *engine.Hasher, files []string, minTime tim
 	for range in {
 	}
 	s := newStage("e2e", n, wall, lat, "image-in-flight")
-	s.Batch = h.DefaultBatch()
+	s.Batch, s.Workers = h.DefaultBatch(), workers
 	s.Failed = st.Failed
 	if st.Batches > 0 {
 		s.Note = fmt.Sprintf("%d batches, mean fill %.1f; decode busy %.0f%%, infer busy %.0f%% of wall",
 			st.Batches, float64(st.Images)/float64(st.Batches),
-			100*st.Decode.Seconds()/wall.Seconds()/float64(runtime.GOMAXPROCS(0)), 100*st.Infer.Seconds()/wall.Seconds())
+			100*st.Decode.Seconds()/wall.Seconds()/float64(workers), 100*st.Infer.Seconds()/wall.Seconds())
 	}
 	if len(failures) > 0 {
 		s.Note += "; failed: " + strings.Join(failures, "; ")
