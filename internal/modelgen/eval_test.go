@@ -10,6 +10,7 @@ import (
 	"math/bits"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -193,23 +194,42 @@ func TestSeedDesignEvaluation(t *testing.T) {
 			hard:   DefaultEmbedding(modelInput(reencode(t, reencode(t, img, 0.25, 40), 1, 30))),
 		})
 	}
-	for _, c := range seedCandidates() {
-		var robust, robust50, hard, distinct dist
+	measure := func(m []float32) (robust, robust50, hard, distinct dist) {
 		hashes := make([][]byte, len(samples))
 		for i, s := range samples {
-			hashes[i] = Hash(c.m, s.orig)
-			robust = append(robust, hamming(hashes[i], Hash(c.m, s.half75)))
-			robust50 = append(robust50, hamming(hashes[i], Hash(c.m, s.q50)))
-			hard = append(hard, hamming(hashes[i], Hash(c.m, s.hard)))
+			hashes[i] = Hash(m, s.orig)
+			robust = append(robust, hamming(hashes[i], Hash(m, s.half75)))
+			robust50 = append(robust50, hamming(hashes[i], Hash(m, s.q50)))
+			hard = append(hard, hamming(hashes[i], Hash(m, s.hard)))
 		}
 		for i := range hashes {
 			for j := i + 1; j < len(hashes); j++ {
 				distinct = append(distinct, hamming(hashes[i], hashes[j]))
 			}
 		}
+		return
+	}
+	for _, c := range seedCandidates() {
+		robust, robust50, hard, distinct := measure(c.m)
 		t.Logf("%-22s half+q75: %v", c.name, robust)
 		t.Logf("%-22s full q50: %v", "", robust50)
 		t.Logf("%-22s 1/4 q40 then q30: %v", "", hard)
 		t.Logf("%-22s distinct: %v", "", distinct)
+	}
+	// The chosen seed must meet the design targets: a half-size JPEG-75
+	// re-encode moves a few bits at most; distinct photos are about 48 apart.
+	robust, _, _, distinct := measure(defaultSeed())
+	mean := func(d dist) float64 {
+		s := 0
+		for _, v := range d {
+			s += v
+		}
+		return float64(s) / float64(len(d))
+	}
+	if slices.Max(robust) > 8 || mean(robust) > 2 {
+		t.Errorf("default seed: half-size JPEG-75 moves too many bits: %v", robust)
+	}
+	if m := mean(distinct); m < 42 || m > 54 || slices.Min(distinct) < 24 {
+		t.Errorf("default seed: distinct photos too close: %v", distinct)
 	}
 }
