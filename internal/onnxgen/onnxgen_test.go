@@ -82,7 +82,7 @@ func TestRoundTrip(t *testing.T) {
 // from onnx.proto's field numbers.
 func TestKnownAnswer(t *testing.T) {
 	m := &Model{IRVersion: 8, Opsets: []Opset{{"", 17}}, Graph: Graph{
-		Nodes: []Node{{Inputs: []string{"x"}, Outputs: []string{"y"}, OpType: "Relu"}},
+		Nodes:  []Node{{Inputs: []string{"x"}, Outputs: []string{"y"}, OpType: "Relu"}},
 		Inputs: []ValueInfo{{Name: "x", ElemType: Float, Dims: []Dim{{Param: "N"}}}},
 	}}
 	got := hex.EncodeToString(Marshal(m))
