@@ -2,6 +2,8 @@ package main
 
 import (
 	"os"
+	"path/filepath"
+	"strconv"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
@@ -15,10 +17,16 @@ func TestMain(m *testing.M) {
 
 // TestScripts runs the CLI scripts in testdata/script. Each file is a txtar
 // archive: commands, expected output and the input files they use.
+// $TESTDATA is the repository's testdata folder (sample photos).
 func TestScripts(t *testing.T) {
+	td, err := filepath.Abs(filepath.Join("..", "..", "testdata"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/script",
 		Setup: func(e *testscript.Env) error {
+			e.Setenv("TESTDATA", td)
 			// The ORT library location is inherited so scripts can run the engine.
 			for _, k := range []string{"VOUCHSAFE_ORT_DIR", "VOUCHSAFE_ORT_LIB"} {
 				if v := os.Getenv(k); v != "" {
@@ -26,6 +34,19 @@ func TestScripts(t *testing.T) {
 				}
 			}
 			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			// headcp SRC DST N: copy the first N bytes of SRC (a truncated file).
+			"headcp": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 3 {
+					ts.Fatalf("usage: headcp SRC DST N")
+				}
+				b, err := os.ReadFile(ts.MkAbs(args[0]))
+				ts.Check(err)
+				n, err := strconv.Atoi(args[2])
+				ts.Check(err)
+				ts.Check(os.WriteFile(ts.MkAbs(args[1]), b[:min(n, len(b))], 0o644))
+			},
 		},
 	})
 }

@@ -1,0 +1,305 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"runtime"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/vouchsafe/vouchsafe/engine"
+	"github.com/vouchsafe/vouchsafe/internal/results"
+	"golang.org/x/term"
+)
+
+func init() {
+	register(command{name: "hash", usage: "hash images: NeuralHash-compatible models or PDQ", run: runHash})
+}
+
+// Exit statuses of hash.
+const (
+	exitOK       = 0
+	exitSomeFail = 1 // the run finished; one or more inputs have an error record
+	exitUsage    = 2 // bad flags, or the run could not start or had to stop
+)
+
+func runHash(env *cliEnv, args []string) int {
+	fs := newFlagSet(env, "hash", "[flags] PATH... (files or folders; --list FILE or --list - for paths one per line)")
+	var (
+		o        engine.Options
+		out      = fs.String("o", "", "write records to this file instead of stdout")
+		format   = fs.String("format", "jsonl", "output format: jsonl or csv")
+		resume   = fs.Bool("resume", false, "skip inputs already hashed in the -o file and append to it")
+		list     = fs.String("list", "", "read input paths from this file, one per line ('-' for stdin)")
+		algo     = fs.String("algo", "neuralhash", "neuralhash (a NeuralHash-compatible model) or pdq")
+		progress = fs.String("progress", "auto", "progress bar on stderr: auto (when it is a terminal), always or never")
+		verbose  = fs.Bool("v", false, "report the device, model and timing on stderr")
+	)
+	fs.StringVar(&o.Model, "model", "default", "model: default, bench, or an ONNX file with NeuralHash's interface")
+	fs.StringVar(&o.Seed, "seed", "", "seed file (96×128 hyperplanes, NeuralHash format); required with a model file")
+	fs.StringVar(&o.Device, "device", "cpu", "execution provider: auto, cpu, cuda or coreml")
+	fs.IntVar(&o.GPU, "gpu", 0, "CUDA device ordinal")
+	fs.StringVar(&o.ORTLibrary, "ort-lib", "", "ONNX Runtime library or folder (default: $VOUCHSAFE_ORT_LIB, $VOUCHSAFE_ORT_DIR, .cache/ort)")
+	fs.IntVar(&o.Threads, "threads", 0, "ONNX Runtime CPU threads (0: one per core)")
+	fs.IntVar(&o.Batch, "batch", 0, "images per inference call (0: 16 on CPU, 128 on GPU)")
+	fs.IntVar(&o.Workers, "workers", 0, "decode workers (0: one per core)")
+	fs.BoolVar(&o.Exact, "exact", false, "decode JPEGs at full size and resize exactly as the reference (slower)")
+	fs.BoolVar(&o.AutoOrient, "auto-orient", false, "apply the EXIF orientation first (the reference does not)")
+	if st, ok := parseFlags(fs, args); !ok {
+		return st
+	}
+	roots := fs.Args()
+	if len(roots) == 0 && *list == "" {
+		fs.Usage()
+		return exitUsage
+	}
+	f, err := results.ParseFormat(*format)
+	if err != nil {
+		return usageErr(env, "hash", err)
+	}
+	if *resume && *out == "" {
+		return usageErr(env, "hash", errors.New("--resume needs -o FILE"))
+	}
+	if *verbose {
+		o.Logf = func(format string, a ...any) { fmt.Fprintf(env.stderr, "vouchsafe hash: "+format+"\n", a...) }
+	}
+
+	var h imageHasher
+	switch *algo {
+	case "neuralhash":
+		nh, err := engine.NewHasher(o)
+		if err != nil {
+			return usageErr(env, "hash", err)
+		}
+		defer nh.Close()
+		h = neuralHasher{nh}
+	case "pdq":
+		h, err = newPDQHasher(o)
+		if err != nil {
+			return usageErr(env, "hash", err)
+		}
+	default:
+		return usageErr(env, "hash", fmt.Errorf("unknown --algo %q (want neuralhash or pdq)", *algo))
+	}
+
+	// Output, and what an earlier run already did.
+	var w io.Writer = env.stdout
+	var done map[string]bool
+	header := true
+	if *out != "" {
+		var file *os.File
+		if *resume {
+			var d *results.Done
+			file, d, err = results.OpenForResume(*out, f)
+			if err == nil {
+				done = d.Hashed
+				header = d.Valid == 0
+				if *verbose {
+					fmt.Fprintf(env.stderr, "vouchsafe hash: resuming %s: %d records, %d hashed\n", *out, d.Records, len(d.Hashed))
+				}
+			}
+		} else {
+			file, err = os.Create(*out)
+		}
+		if err != nil {
+			return usageErr(env, "hash", err)
+		}
+		defer file.Close()
+		w = file
+	}
+	rw, err := results.NewWriter(w, f, header)
+	if err != nil {
+		return usageErr(env, "hash", err)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	// Inputs: walk in the background; skip what is already hashed.
+	inputs := make(chan engine.Input, 256)
+	var skipped atomic.Int64
+	walkErr := make(chan error, 1)
+	go func() {
+		defer close(inputs)
+		raw := make(chan engine.Input, 256)
+		go func() {
+			defer close(raw)
+			var err error
+			if *list != "" {
+				err = readListFile(ctx, env, *list, raw)
+			}
+			if err == nil {
+				err = engine.Walk(ctx, roots, raw)
+			}
+			walkErr <- err
+		}()
+		for in := range raw {
+			if done[in.Path] {
+				skipped.Add(1)
+				continue
+			}
+			select {
+			case inputs <- in:
+			case <-ctx.Done():
+			}
+		}
+	}()
+
+	bar := newProgress(env.stderr, *progress, func() (int64, bool) {
+		if *list != "" {
+			return 0, false
+		}
+		return countInputs(ctx, roots), true
+	})
+	start := time.Now()
+	var failed int
+	st, runErr := h.Run(ctx, inputs, func(rec results.Record) error {
+		if rec.Error != "" {
+			failed++
+		}
+		bar.add(1)
+		return rw.Write(rec)
+	})
+	bar.finish()
+	if err := rw.Flush(); err != nil && runErr == nil {
+		runErr = err
+	}
+	if err := <-walkErr; err != nil && runErr == nil && !errors.Is(err, context.Canceled) {
+		runErr = err
+	}
+	if *verbose {
+		el := time.Since(start)
+		fmt.Fprintf(env.stderr, "vouchsafe hash: %d images (%d failed, %d skipped) in %.2fs: %.1f img/s; %d batches; decode %.1f ms/img/core, inference %.2f ms/img (GOMAXPROCS %d)\n",
+			st.Images, st.Failed, skipped.Load(), el.Seconds(), float64(st.Images)/el.Seconds(), st.Batches,
+			msPer(st.Decode, st.Images), msPer(st.Infer, st.Images), runtime.GOMAXPROCS(0))
+	}
+	if runErr != nil {
+		return usageErr(env, "hash", runErr)
+	}
+	if failed > 0 {
+		fmt.Fprintf(env.stderr, "vouchsafe hash: %d of %d inputs failed (see their error records)\n", failed, st.Images)
+		return exitSomeFail
+	}
+	return exitOK
+}
+
+// imageHasher is what hash runs: the NeuralHash engine or PDQ. emit is
+// called from one goroutine, in input order.
+type imageHasher interface {
+	Run(ctx context.Context, inputs <-chan engine.Input, emit func(results.Record) error) (engine.RunStats, error)
+}
+
+type neuralHasher struct{ h *engine.Hasher }
+
+func (n neuralHasher) Run(ctx context.Context, inputs <-chan engine.Input, emit func(results.Record) error) (engine.RunStats, error) {
+	return n.h.Run(ctx, inputs, func(r engine.Record) error {
+		rec := results.Record{Path: r.Path}
+		if r.Err != nil {
+			rec.Error = r.Err.Error()
+		} else {
+			rec.Hash, rec.Width, rec.Height = r.Hash.String(), r.Width, r.Height
+		}
+		return emit(rec)
+	})
+}
+
+func msPer(d time.Duration, n int) float64 {
+	if n == 0 {
+		return 0
+	}
+	return float64(d.Microseconds()) / 1000 / float64(n)
+}
+
+func usageErr(env *cliEnv, cmd string, err error) int {
+	fmt.Fprintf(env.stderr, "vouchsafe %s: %v\n", cmd, err)
+	return exitUsage
+}
+
+func readListFile(ctx context.Context, env *cliEnv, name string, out chan<- engine.Input) error {
+	if name == "-" {
+		return engine.ReadList(ctx, env.stdin, out)
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return engine.ReadList(ctx, f, out)
+}
+
+// countInputs counts what Walk will send, for the progress bar's ETA.
+func countInputs(ctx context.Context, roots []string) int64 {
+	ch := make(chan engine.Input, 1024)
+	go func() { engine.Walk(ctx, roots, ch); close(ch) }()
+	var n int64
+	for range ch {
+		n++
+	}
+	return n
+}
+
+// progress draws "done/total rate ETA" on a terminal, at most 10 times a second.
+type progress struct {
+	w       io.Writer
+	on      bool
+	start   time.Time
+	last    time.Time
+	done    int64
+	total   atomic.Int64
+	counted atomic.Bool
+}
+
+func newProgress(w io.Writer, mode string, count func() (int64, bool)) *progress {
+	p := &progress{w: w, start: time.Now()}
+	switch mode {
+	case "always":
+		p.on = true
+	case "never":
+	default:
+		if f, ok := w.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+			p.on = true
+		}
+	}
+	if p.on {
+		go func() {
+			if n, ok := count(); ok {
+				p.total.Store(n)
+				p.counted.Store(true)
+			}
+		}()
+	}
+	return p
+}
+
+func (p *progress) add(n int64) {
+	p.done += n
+	if !p.on || time.Since(p.last) < 100*time.Millisecond {
+		return
+	}
+	p.last = time.Now()
+	p.draw()
+}
+
+func (p *progress) draw() {
+	el := time.Since(p.start).Seconds()
+	rate := float64(p.done) / max(el, 1e-9)
+	if p.counted.Load() && p.total.Load() > 0 {
+		total := p.total.Load()
+		eta := time.Duration(float64(max(total-p.done, 0)) / max(rate, 1e-9) * float64(time.Second)).Round(time.Second)
+		fmt.Fprintf(p.w, "\r%d/%d  %.1f img/s  ETA %s   ", p.done, total, rate, eta)
+		return
+	}
+	fmt.Fprintf(p.w, "\r%d  %.1f img/s   ", p.done, rate)
+}
+
+func (p *progress) finish() {
+	if p.on {
+		p.draw()
+		fmt.Fprintln(p.w)
+	}
+}
