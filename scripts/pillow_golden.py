@@ -140,15 +140,16 @@ def main():
         (save("rgb.tiff", base), True),
         (save("gray16.tiff", g16), True),
         (save("lossless.webp", base, lossless=True), True),
-        # Lossy WebP from photo content: Go upsamples chroma without libwebp's
-        # fancy filter, which is far off on synthetic noise.
-        (save("lossy.webp", photo, quality=80), False),
+        (save("lossy.webp", photo, quality=80), True),
+        (save("lossy_odd.webp", base, quality=70), True),
+        (save("lossy_alpha.webp", rgba, quality=70), True),
         (save("q90_444.jpg", base, quality=90, subsampling=0), False),
         (save("q75_420.jpg", base, quality=75, subsampling=2), False),
         (save("q85_422.jpg", base, quality=85, subsampling=1), False),
         (save("progressive.jpg", base, quality=80, progressive=True), False),
         (save("gray.jpg", gray, quality=85), False),
         (save("cmyk.jpg", base.convert("CMYK"), quality=90), False),
+        (save("cmyk_photo.jpg", photo.convert("CMYK"), quality=90), False),
         (save("exif6.jpg", base, quality=90, exif=exif.tobytes()), False),
     ]
     # 16-bit RGB PNG written by hand: Pillow cannot save it.

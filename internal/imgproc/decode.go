@@ -234,6 +234,18 @@ func decodeGo(data []byte, dst *RGB, info *Info, maxPixels int) (err error) {
 	if b.Dx() <= 0 || b.Dy() <= 0 {
 		return fail(fmt.Errorf("invalid size %dx%d", b.Dx(), b.Dy()))
 	}
+	switch y := m.(type) {
+	case *image.YCbCr:
+		if info.Format == "webp" && y.SubsampleRatio == image.YCbCrSubsampleRatio420 {
+			webpToRGB(dst, y)
+			return nil
+		}
+	case *image.NYCbCrA: // lossy WebP with alpha: alpha is dropped
+		if info.Format == "webp" && y.SubsampleRatio == image.YCbCrSubsampleRatio420 {
+			webpToRGB(dst, &y.YCbCr)
+			return nil
+		}
+	}
 	toRGB(dst, m)
 	return nil
 }
@@ -288,16 +300,12 @@ func toRGB(dst *RGB, m image.Image) {
 	case *image.RGBA64:
 		copy4(dst, m.Pix, m.Stride, w, h, 2)
 	case *image.CMYK:
+		if m.Stride == 4*w {
+			cmykToRGB(dst, m.Pix, w, h, false)
+			break
+		}
 		for y := 0; y < h; y++ {
-			src := m.Pix[y*m.Stride : y*m.Stride+4*w]
-			d := dst.row(y)
-			for x := 0; x < w; x++ {
-				c := src[4*x : 4*x+4 : 4*x+4]
-				nk := 255 - int(c[3])
-				d[3*x] = cmykChannel(c[0], nk)
-				d[3*x+1] = cmykChannel(c[1], nk)
-				d[3*x+2] = cmykChannel(c[2], nk)
-			}
+			cmykToRGB(&RGB{Pix: dst.row(y), Stride: 3 * w}, m.Pix[y*m.Stride:y*m.Stride+4*w], w, 1, false)
 		}
 	case *image.Paletted:
 		var pal [256][3]uint8
@@ -322,6 +330,27 @@ func toRGB(dst *RGB, m image.Image) {
 				p := straightRGB(m.At(b.Min.X+x, b.Min.Y+y))
 				d[3*x], d[3*x+1], d[3*x+2] = p[0], p[1], p[2]
 			}
+		}
+	}
+}
+
+// cmykToRGB converts packed CMYK samples, inverted first when invert is
+// set, as Pillow's cmyk2rgb.
+func cmykToRGB(dst *RGB, pix []uint8, w, h int, invert bool) {
+	dst.reshape(w, h)
+	var x8 uint8
+	if invert {
+		x8 = 0xff
+	}
+	for y := 0; y < h; y++ {
+		src := pix[4*w*y : 4*w*(y+1)]
+		d := dst.row(y)
+		for x := 0; x < w; x++ {
+			c := src[4*x : 4*x+4 : 4*x+4]
+			nk := 255 - int(c[3]^x8)
+			d[3*x] = cmykChannel(c[0]^x8, nk)
+			d[3*x+1] = cmykChannel(c[1]^x8, nk)
+			d[3*x+2] = cmykChannel(c[2]^x8, nk)
 		}
 	}
 }

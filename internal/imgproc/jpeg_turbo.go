@@ -25,6 +25,7 @@ const haveTurbo = true
 type turboDecoder struct {
 	h       C.tjhandle
 	factors []C.tjscalingfactor
+	cmyk    []uint8 // scratch for CMYK JPEGs
 }
 
 func newTurboDecoder() *turboDecoder {
@@ -57,8 +58,7 @@ func scaled(n int, f C.tjscalingfactor) int {
 	return (n*num + den - 1) / den
 }
 
-// decode decodes data into dst. It returns false, without error, for JPEGs
-// it leaves to image/jpeg (CMYK and YCCK).
+// decode decodes data into dst. It always decodes (true) or fails.
 func (d *turboDecoder) decode(data []byte, dst *RGB, info *Info, minSide, maxPixels int) (bool, error) {
 	fail := func(err error) (bool, error) { return false, &FormatError{Format: "jpeg", Err: err} }
 	src := (*C.uchar)(unsafe.Pointer(&data[0]))
@@ -73,9 +73,7 @@ func (d *turboDecoder) decode(data []byte, dst *RGB, info *Info, minSide, maxPix
 	if int64(w)*int64(h) > int64(maxPixels) {
 		return fail(fmt.Errorf("%w: %dx%d pixels", ErrTooLarge, w, h))
 	}
-	if cs == C.TJCS_CMYK || cs == C.TJCS_YCCK {
-		return false, nil
-	}
+	cmyk := cs == C.TJCS_CMYK || cs == C.TJCS_YCCK
 	sw, sh := int(w), int(h)
 	if minSide > 0 {
 		for _, f := range d.factors {
@@ -88,9 +86,25 @@ func (d *turboDecoder) decode(data []byte, dst *RGB, info *Info, minSide, maxPix
 			}
 		}
 	}
-	dst.reshape(sw, sh)
-	rc := C.tjDecompress2(d.h, src, C.ulong(len(data)), (*C.uchar)(unsafe.Pointer(&dst.Pix[0])),
-		C.int(sw), C.int(dst.Stride), C.int(sh), C.TJPF_RGB, 0)
+	var rc C.int
+	if cmyk {
+		// libjpeg gives the stored CMYK samples; Pillow inverts those of
+		// Adobe files ("CMYK;I") and then applies its cmyk2rgb.
+		n := 4 * sw * sh
+		if cap(d.cmyk) < n {
+			d.cmyk = make([]uint8, n)
+		}
+		buf := d.cmyk[:n]
+		rc = C.tjDecompress2(d.h, src, C.ulong(len(data)), (*C.uchar)(unsafe.Pointer(&buf[0])),
+			C.int(sw), C.int(4*sw), C.int(sh), C.TJPF_CMYK, 0)
+		if rc == 0 || C.tjGetErrorCode(d.h) == C.TJERR_WARNING {
+			cmykToRGB(dst, buf, sw, sh, jpegAdobe(data))
+		}
+	} else {
+		dst.reshape(sw, sh)
+		rc = C.tjDecompress2(d.h, src, C.ulong(len(data)), (*C.uchar)(unsafe.Pointer(&dst.Pix[0])),
+			C.int(sw), C.int(dst.Stride), C.int(sh), C.TJPF_RGB, 0)
+	}
 	runtime.KeepAlive(data)
 	if rc != 0 {
 		msg := d.errorString()

@@ -2,16 +2,16 @@ package imgproc
 
 import "encoding/binary"
 
-// jpegOrientation returns the EXIF orientation (1 to 8) stored in a JPEG's
-// APP1 segment, or 1 when there is none or it is malformed.
-func jpegOrientation(b []byte) int {
+// jpegSegments calls f with each marker segment of a JPEG before its first
+// scan, until f returns false or the data is malformed.
+func jpegSegments(b []byte, f func(marker byte, seg []byte) bool) {
 	if len(b) < 4 || b[0] != 0xff || b[1] != 0xd8 {
-		return 1
+		return
 	}
 	i := 2
 	for i+4 <= len(b) {
 		if b[i] != 0xff {
-			return 1
+			return
 		}
 		marker := b[i+1]
 		if marker == 0xff { // fill byte
@@ -19,19 +19,45 @@ func jpegOrientation(b []byte) int {
 			continue
 		}
 		if marker == 0xda || marker == 0xd9 { // start of scan, end of image
-			return 1
+			return
 		}
 		n := int(binary.BigEndian.Uint16(b[i+2:]))
 		if n < 2 || i+2+n > len(b) {
-			return 1
+			return
 		}
-		seg := b[i+4 : i+2+n]
-		if marker == 0xe1 && len(seg) >= 6 && string(seg[:6]) == "Exif\x00\x00" {
-			return exifOrientation(seg[6:])
+		if !f(marker, b[i+4:i+2+n]) {
+			return
 		}
 		i += 2 + n
 	}
-	return 1
+}
+
+// jpegOrientation returns the EXIF orientation (1 to 8) stored in a JPEG's
+// APP1 segment, or 1 when there is none or it is malformed.
+func jpegOrientation(b []byte) int {
+	o := 1
+	jpegSegments(b, func(marker byte, seg []byte) bool {
+		if marker == 0xe1 && len(seg) >= 6 && string(seg[:6]) == "Exif\x00\x00" {
+			o = exifOrientation(seg[6:])
+			return false
+		}
+		return true
+	})
+	return o
+}
+
+// jpegAdobe reports whether a JPEG has an Adobe APP14 segment, whose CMYK
+// samples are stored inverted.
+func jpegAdobe(b []byte) bool {
+	adobe := false
+	jpegSegments(b, func(marker byte, seg []byte) bool {
+		if marker == 0xee && len(seg) >= 5 && string(seg[:5]) == "Adobe" {
+			adobe = true
+			return false
+		}
+		return true
+	})
+	return adobe
 }
 
 // exifOrientation reads tag 0x0112 of IFD0 of a TIFF-structured EXIF blob.

@@ -1,0 +1,75 @@
+package imgproc
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// addFixtureSeeds adds the small format fixtures as seeds.
+func addFixtureSeeds(f *testing.F) {
+	entries, err := os.ReadDir("testdata/formats")
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), "want_") {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join("testdata", "formats", e.Name()))
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Add([]byte{})
+	f.Add([]byte("RIFF\x00\x00\x00\x00WEBPVP8 "))
+}
+
+// FuzzPrepare checks that no input makes the hot path panic, and that a
+// successful call describes a non-empty image.
+func FuzzPrepare(f *testing.F) {
+	addFixtureSeeds(f)
+	p := NewPreparer(Options{AutoOrient: true, MaxPixels: 1 << 22})
+	defer p.Close()
+	exact := NewPreparer(Options{Exact: true, MaxPixels: 1 << 22})
+	defer exact.Close()
+	tensor := make([]float32, TensorLen)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		for _, p := range []*Preparer{p, exact} {
+			info, err := p.Prepare(data, tensor)
+			if err != nil {
+				continue
+			}
+			if info.Width <= 0 || info.Height <= 0 || info.DecodedWidth <= 0 || info.DecodedHeight <= 0 {
+				t.Fatalf("decoded without error but info %+v", info)
+			}
+			for _, v := range tensor {
+				if !(v >= -1 && v <= 1) {
+					t.Fatalf("tensor value %v out of [-1, 1]", v)
+				}
+			}
+		}
+	})
+}
+
+// FuzzJPEGOrientation checks the EXIF parser on arbitrary segments.
+func FuzzJPEGOrientation(f *testing.F) {
+	f.Add(mustReadF(f, "testdata/formats/exif6.jpg")[:200])
+	f.Add([]byte("\xff\xd8\xff\xe1\x00\x10Exif\x00\x00MM\x00*\x00\x00\x00\x08"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if o := jpegOrientation(data); o < 1 || o > 8 {
+			t.Fatalf("orientation %d", o)
+		}
+		jpegAdobe(data)
+	})
+}
+
+func mustReadF(f *testing.F, path string) []byte {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		f.Fatal(err)
+	}
+	return data
+}
