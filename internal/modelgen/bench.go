@@ -2,6 +2,7 @@ package modelgen
 
 import (
 	"fmt"
+	"math"
 )
 
 // The bench model reproduces NeuralHash's geometry with synthetic weights: a
@@ -20,7 +21,7 @@ type block struct {
 const (
 	stemWidth = 16
 	lastWidth = 576  // 1×1 conv after the last block
-	headWidth = 1280 // hidden layer after global pooling
+	headWidth = 1152 // hidden layer after global pooling
 )
 
 var benchBlocks = []block{
@@ -108,6 +109,19 @@ func (n *benchNet) se(x string) string {
 	return n.node("Mul", n.name("se_scale"), []string{x, y})
 }
 
+// globalDW adds a depthwise convolution whose kernel covers the whole feature
+// map, reducing it to 1×1, with weights of variance 1/(h·h).
+func (n *benchNet) globalDW(x string) string {
+	c, k := n.c, n.h
+	name := n.name("gdconv")
+	w := n.floats(name+"_w", []int64{int64(c), 1, int64(k), int64(k)},
+		n.r.scaled(c*k*k, math.Sqrt(3/float64(k*k))))
+	y := n.node("Conv", name, []string{x, w}, ints("kernel_shape", int64(k), int64(k)), intAttr("group", int64(c)))
+	n.layer(name, fmt.Sprintf("Conv %d×%d g%d (global depthwise)", k, k, c), c, 1, 1, int64(c*k*k), int64(c*k*k))
+	n.h = 1
+	return y
+}
+
 // Bench returns the bench model (ONNX bytes), its seed file and its layer table.
 func Bench() (onnx, seed []byte, layers []Layer, err error) {
 	n := &benchNet{r: newRNG(benchSeed), c: 3, h: Size}
@@ -129,8 +143,12 @@ func Bench() (onnx, seed []byte, layers []Layer, err error) {
 		}
 	}
 	x = n.act(n.norm(n.conv("last", x, lastWidth, 1, 1, 1, false, 1)), true)
-	x = n.node("GlobalAveragePool", n.name("pool"), []string{x})
-	n.h = 1
+	// Global depthwise convolution (a learned spatial weighting per channel,
+	// as in MobileFaceNet) instead of global average pooling: with
+	// InstanceNorm before it, the spatial mean of every channel is fixed by
+	// the norm's shift, so with synthetic weights an average pool would give
+	// nearly the same embedding for every image.
+	x = n.globalDW(x)
 	x = n.act(n.conv("head", x, headWidth, 1, 1, 1, true, 1), true)
 	x = n.conv("embed", x, Dim, 1, 1, 1, true, 2)
 	x = n.node("Flatten", OutputName, []string{x}, intAttr("axis", 1))
