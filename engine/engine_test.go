@@ -219,3 +219,33 @@ func TestDefaultModelRobustness(t *testing.T) {
 		t.Errorf("two distinct photos are only %d bits apart; want at least 20", minDiff)
 	}
 }
+
+// The fast path (DCT-domain JPEG downscaling) moves at most a bit or two
+// against --exact. Set VOUCHSAFE_PHOTOS to a folder of camera JPEGs to include
+// them (make bench-photos fetches some).
+func TestFastPathMatchesExact(t *testing.T) {
+	var jpegs []string
+	for _, p := range photos(t) {
+		if strings.HasSuffix(p, ".jpg") {
+			jpegs = append(jpegs, p)
+		}
+	}
+	if dir := os.Getenv("VOUCHSAFE_PHOTOS"); dir != "" {
+		more, _ := filepath.Glob(filepath.Join(dir, "*.jpg"))
+		jpegs = append(jpegs, more...)
+	}
+	for _, model := range []string{"default", "bench"} {
+		fast := runAll(t, newTestHasher(t, Options{Model: model}), jpegs)
+		exact := runAll(t, newTestHasher(t, Options{Model: model, Exact: true}), jpegs)
+		worst, sum := 0, 0
+		for i := range jpegs {
+			d := Distance(fast[i].Hash, exact[i].Hash)
+			t.Logf("%s %-40s %dx%d fast %s exact %s distance %d", model, filepath.Base(jpegs[i]), fast[i].Width, fast[i].Height, fast[i].Hash, exact[i].Hash, d)
+			worst, sum = max(worst, d), sum+d
+		}
+		t.Logf("%s: %d JPEGs, mean distance %.2f, max %d", model, len(jpegs), float64(sum)/float64(len(jpegs)), worst)
+		if model == "default" && worst > 2 {
+			t.Errorf("fast path moved %d bits against exact; want at most 2", worst)
+		}
+	}
+}

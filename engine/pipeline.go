@@ -93,7 +93,6 @@ func (h *Hasher) Run(ctx context.Context, inputs <-chan Input, emit func(Record)
 		timer.Stop()
 		finish := func() {
 			if cur != nil {
-				timer.Stop()
 				seal(cur)
 				cur = nil
 			}
@@ -102,13 +101,23 @@ func (h *Hasher) Run(ctx context.Context, inputs <-chan Input, emit func(Record)
 		for {
 			var in Input
 			var ok bool
+			// Take input while it is there; only a partly filled batch that
+			// waits flushAfter for more (a slow stdin) is sent short.
 			select {
-			case <-ctx.Done():
-				return ctx.Err()
 			case in, ok = <-inputs:
-			case <-timer.C:
-				finish()
-				continue
+			default:
+				if cur != nil {
+					timer.Reset(flushAfter)
+				}
+				select {
+				case <-ctx.Done():
+					return ctx.Err()
+				case in, ok = <-inputs:
+				case <-timer.C:
+					finish()
+					continue
+				}
+				timer.Stop()
 			}
 			if !ok {
 				return nil
@@ -121,7 +130,6 @@ func (h *Hasher) Run(ctx context.Context, inputs <-chan Input, emit func(Record)
 				}
 				cur.n = 0
 				cur.pending.Store(1)
-				timer.Reset(flushAfter)
 			}
 			slot := cur.n
 			cur.n++
