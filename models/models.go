@@ -36,7 +36,7 @@ var (
 )
 
 // Default returns the default hashing model: a pHash-like perceptual
-// embedding (BT.601 luma, 10×10 box downsample to 36×36, 2-D DCT-II, the first
+// embedding (10×10 box downsample to 36×36, BT.601 luma, 2-D DCT-II, the first
 // 128 AC coefficients in zigzag order). Its seed sets bit i where AC
 // coefficient i is at least the mean of the 128. It is robust to re-encoding
 // and resizing; it is not NeuralHash and its hashes are not comparable with

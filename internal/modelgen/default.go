@@ -7,8 +7,8 @@ import (
 // The default model: a pHash-like perceptual embedding.
 //
 //	image [N,3,360,360] in [-1,1]
-//	→ Conv 1×1 (BT.601 luma weights)         [N,1,360,360]
-//	→ AveragePool 10×10, stride 10           [N,1,36,36]
+//	→ AveragePool 10×10, stride 10           [N,3,36,36]
+//	→ Conv 1×1 (BT.601 luma weights)         [N,1,36,36]
 //	→ MatMul C, MatMul Cᵀ (2-D DCT-II)       [N,1,36,36]
 //	→ Flatten, Gather 128 zigzag AC coeffs   [N,128]
 //	→ embedding
@@ -65,12 +65,14 @@ func zigzag() []int64 {
 // Default returns the default model (ONNX bytes) and its seed file.
 func Default() (onnx, seed []byte, err error) {
 	var b builder
-	luma := b.floats("luma_weight", []int64{1, 3, 1, 1}, lumaWeights[:])
-	x := b.node("Conv", "luma", []string{InputName, luma}, ints("kernel_shape", 1, 1))
-	b.layer("luma", "Conv 1×1", 1, Size, Size, 3, 3*Size*Size)
-	x = b.node("AveragePool", "downsample", []string{x},
+	// Pooling first and taking luma of the 36×36 result is the same linear
+	// map as luma then pooling, and about five times faster in ONNX Runtime.
+	x := b.node("AveragePool", "downsample", []string{InputName},
 		ints("kernel_shape", pool, pool), ints("strides", pool, pool))
-	b.layer("downsample", "AveragePool 10×10/10", 1, grid, grid, 0, Size*Size)
+	b.layer("downsample", "AveragePool 10×10/10", 3, grid, grid, 0, 3*Size*Size)
+	luma := b.floats("luma_weight", []int64{1, 3, 1, 1}, lumaWeights[:])
+	x = b.node("Conv", "luma", []string{x, luma}, ints("kernel_shape", 1, 1))
+	b.layer("luma", "Conv 1×1", 1, grid, grid, 3, 3*grid*grid)
 	c := dctMatrix()
 	ct := make([]float32, len(c))
 	for i := range grid {
@@ -88,7 +90,7 @@ func Default() (onnx, seed []byte, err error) {
 	x = b.node("Gather", OutputName, []string{x, idx}, intAttr("axis", 1))
 	b.layer(OutputName, "Gather", nCoeff, 1, 1, 0, 0)
 	onnx, err = b.model("vouchsafe_default",
-		"vouchsafe default perceptual embedding: BT.601 luma, 10x10 box downsample to 36x36, "+
+		"vouchsafe default perceptual embedding: 10x10 box downsample to 36x36, BT.601 luma, "+
 			"orthonormal 2-D DCT-II, the first 128 AC coefficients in zigzag order.", x)
 	if err != nil {
 		return nil, nil, err
