@@ -386,3 +386,21 @@ func TestUsage(t *testing.T) {
 		}
 	}
 }
+
+func TestBestStages(t *testing.T) {
+	a := []Stage{
+		{Stage: "decode", Rate: 10},
+		{Stage: "infer", Device: "cpu", Model: "m", Batch: 4, Rate: 5},
+		{Stage: "open", Device: "cuda", Model: "m", Err: "no driver"},
+	}
+	b := []Stage{
+		{Stage: "decode", Rate: 8},
+		{Stage: "infer", Device: "cpu", Model: "m", Batch: 4, Rate: 6},
+		{Stage: "infer", Device: "cpu", Model: "m", Batch: 16, Rate: 7},
+		{Stage: "open", Device: "cuda", Model: "m", Err: "no driver"},
+	}
+	got := bestStages(a, b)
+	if len(got) != 4 || got[0].Rate != 10 || got[1].Rate != 6 || got[3].Batch != 16 || got[2].Err == "" {
+		t.Errorf("bestStages = %+v", got)
+	}
+}

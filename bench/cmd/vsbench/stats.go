@@ -55,6 +55,10 @@ type Stage struct {
 	Failed  int     `json:"failed,omitempty"`  // inputs that had no hash
 	Seconds float64 `json:"seconds"`           // wall time
 	Rate    float64 `json:"images_per_s"`
+	// CPUPerImage is the process's CPU time (user + system, all threads) per
+	// image during the stage, in milliseconds: on a shared, loaded machine it
+	// varies much less than the wall-clock rate.
+	CPUPerImage float64 `json:"cpu_ms_per_image,omitempty"`
 	// LatencyOf says what the latencies time: "image" (one image through the
 	// stage), "call" (one inference call of Batch images), or "image-in-flight"
 	// (end to end: from handing the path to the pipeline to getting its hash).
@@ -75,7 +79,7 @@ func newStage(stage string, images int, wall time.Duration, lat []time.Duration,
 // writeTable prints the stages as an aligned text table.
 func writeTable(w io.Writer, stages []Stage) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "stage\tdevice\tmodel\tbatch\tworkers\timages\timg/s\tp50 ms\tp90 ms\tp99 ms\tper\t")
+	fmt.Fprintln(tw, "stage\tdevice\tmodel\tbatch\tworkers\timages\timg/s\tp50 ms\tp90 ms\tp99 ms\tper\tcpu ms/img\t")
 	dash := func(s string) string {
 		if s == "" {
 			return "-"
@@ -90,12 +94,16 @@ func writeTable(w io.Writer, stages []Stage) error {
 	}
 	for _, s := range stages {
 		if s.Err != "" {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t-\t-\t-\t-\t-\t-\t\n", s.Stage, dash(s.Device), dash(s.Model), num(s.Batch), num(s.Workers))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t-\t-\t-\t-\t-\t-\t-\t\n", s.Stage, dash(s.Device), dash(s.Model), num(s.Batch), num(s.Workers))
 			continue
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t\n",
+		cpu := "-"
+		if s.CPUPerImage > 0 {
+			cpu = fmtMs(s.CPUPerImage)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
 			s.Stage, dash(s.Device), dash(s.Model), num(s.Batch), num(s.Workers), s.Images,
-			fmtRate(s.Rate), fmtMs(s.Latency.P50), fmtMs(s.Latency.P90), fmtMs(s.Latency.P99), dash(s.LatencyOf))
+			fmtRate(s.Rate), fmtMs(s.Latency.P50), fmtMs(s.Latency.P90), fmtMs(s.Latency.P99), dash(s.LatencyOf), cpu)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
@@ -126,6 +134,13 @@ func fmtMs(ms float64) string {
 		return fmt.Sprintf("%.2f", ms)
 	}
 	return fmt.Sprintf("%.4f", ms)
+}
+
+// setCPU records the CPU time spent since start, per image.
+func (s *Stage) setCPU(start time.Duration) {
+	if d := cpuClock() - start; d > 0 && start > 0 && s.Images > 0 {
+		s.CPUPerImage = float64(d) / 1e6 / float64(s.Images)
+	}
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
