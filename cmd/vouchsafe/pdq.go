@@ -1,11 +1,131 @@
 package main
 
 import (
-	"errors"
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+
 	"github.com/vouchsafe/vouchsafe/engine"
+	"github.com/vouchsafe/vouchsafe/internal/results"
+	"github.com/vouchsafe/vouchsafe/pdq"
 )
 
-// newPDQHasher is wired once package pdq exposes image hashing.
+// pdqHasher runs Meta's PDQ over the inputs on a worker pool, emitting in input order.
+type pdqHasher struct{ workers int }
+
 func newPDQHasher(o engine.Options) (imageHasher, error) {
-	return nil, errors.New("pdq: not available yet")
+	if o.Model != "default" || o.Seed != "" || o.Exact || o.AutoOrient {
+		return nil, fmt.Errorf("--algo pdq takes none of --model, --seed, --exact, --auto-orient")
+	}
+	w := o.Workers
+	if w <= 0 {
+		w = runtime.GOMAXPROCS(0)
+	}
+	return pdqHasher{workers: w}, nil
+}
+
+func (p pdqHasher) Run(ctx context.Context, inputs <-chan engine.Input, emit func(results.Record) error) (engine.RunStats, error) {
+	var st engine.RunStats
+	type job struct {
+		seq int64
+		in  engine.Input
+	}
+	type done struct {
+		seq int64
+		rec results.Record
+	}
+	jobs := make(chan job, p.workers)
+	outs := make(chan done, p.workers)
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		defer close(jobs)
+		var seq int64
+		for in := range inputs {
+			select {
+			case jobs <- job{seq, in}:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			seq++
+		}
+		return nil
+	})
+	var decode atomic.Int64
+	var running atomic.Int32
+	running.Store(int32(p.workers))
+	for range p.workers {
+		g.Go(func() error {
+			defer func() {
+				if running.Add(-1) == 0 {
+					close(outs)
+				}
+			}()
+			var h pdq.Hasher
+			for j := range jobs {
+				t0 := time.Now()
+				rec := results.Record{Path: j.in.Path}
+				err := j.in.Err
+				var data []byte
+				if err == nil {
+					data, err = os.ReadFile(j.in.Path)
+				}
+				if err == nil {
+					img, derr := pdq.Decode(data)
+					if derr != nil {
+						err = fmt.Errorf("%s: %w", j.in.Path, derr)
+					} else {
+						hash, q, herr := h.Hash(img)
+						if herr != nil {
+							err = fmt.Errorf("%s: %w", j.in.Path, herr)
+						} else {
+							b := img.Bounds()
+							rec.Hash, rec.Width, rec.Height, rec.Quality = hash.String(), b.Dx(), b.Dy(), &q
+						}
+					}
+				}
+				if err != nil {
+					rec.Error = err.Error()
+				}
+				decode.Add(int64(time.Since(t0)))
+				select {
+				case outs <- done{j.seq, rec}:
+				case <-ctx.Done():
+					return ctx.Err()
+				}
+			}
+			return nil
+		})
+	}
+	// In input order; at most workers+channel capacity records wait here.
+	g.Go(func() error {
+		pending := map[int64]results.Record{}
+		var next int64
+		for d := range outs {
+			pending[d.seq] = d.rec
+			for {
+				r, ok := pending[next]
+				if !ok {
+					break
+				}
+				delete(pending, next)
+				next++
+				st.Images++
+				if r.Error != "" {
+					st.Failed++
+				}
+				if err := emit(r); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	err := g.Wait()
+	st.Decode = time.Duration(decode.Load())
+	return st, err
 }
