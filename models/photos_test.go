@@ -3,6 +3,8 @@
 package models
 
 import (
+	"bytes"
+	"image/jpeg"
 	"math"
 	"math/bits"
 	"os"
@@ -42,6 +44,39 @@ func photoBatch(tb testing.TB) (names []string, batch []float32) {
 		batch = append(batch, t...)
 	}
 	return names, batch
+}
+
+// halfQ75 re-reads each photo, resizes it to half size with the pipeline's
+// bicubic filter, re-encodes it as JPEG quality 75 and prepares the result.
+func halfQ75(tb testing.TB, names []string) []float32 {
+	tb.Helper()
+	p := imgproc.NewPreparer(imgproc.Options{Exact: true})
+	defer p.Close()
+	var out []float32
+	for _, name := range names {
+		data, err := os.ReadFile(filepath.Join("..", "testdata", "photos", name))
+		if err != nil {
+			tb.Fatal(err)
+		}
+		img, _, err := imgproc.Decode(data)
+		if err != nil {
+			tb.Fatalf("%s: %v", name, err)
+		}
+		half, err := imgproc.ResizeBicubic(img, max(img.Rect.Dx()/2, 1), max(img.Rect.Dy()/2, 1))
+		if err != nil {
+			tb.Fatalf("%s: %v", name, err)
+		}
+		var buf bytes.Buffer
+		if err := jpeg.Encode(&buf, half, &jpeg.Options{Quality: 75}); err != nil {
+			tb.Fatal(err)
+		}
+		t := make([]float32, imgproc.TensorLen)
+		if _, err := p.Prepare(buf.Bytes(), t); err != nil {
+			tb.Fatalf("%s half-size JPEG: %v", name, err)
+		}
+		out = append(out, t...)
+	}
+	return out
 }
 
 func distances(hashes [][]byte) []int {
@@ -87,6 +122,23 @@ func TestDefaultOnPhotos(t *testing.T) {
 			}
 		}
 		hashes = append(hashes, modelgen.Hash(seed, got))
+	}
+	// Half size (Pillow bicubic) and JPEG quality 75, through the same pipeline.
+	variants := halfQ75(t, names)
+	vout := make([]float32, n*128)
+	open(t, Default(), 0).run(t, variants, n, vout)
+	var moved []int
+	for i := range n {
+		h := modelgen.Hash(seed, vout[i*128:(i+1)*128])
+		m := 0
+		for k := range h {
+			m += bits.OnesCount8(h[k] ^ hashes[i][k])
+		}
+		moved = append(moved, m)
+	}
+	t.Logf("default model, half size + JPEG 75: bits moved per photo %v (mean %.2f)", moved, meanOf(moved))
+	if slices.Max(moved) > 8 || meanOf(moved) > 3 {
+		t.Errorf("half-size JPEG-75 re-encode moves too many bits: %v", moved)
 	}
 	d := distances(hashes)
 	t.Logf("default model, %d photos: distinct-pair distances min %d median %d mean %.1f max %d", n, d[0], d[len(d)/2], meanOf(d), d[len(d)-1])
