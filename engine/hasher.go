@@ -62,7 +62,7 @@ type Options struct {
 type Hasher struct {
 	opts       Options
 	name       string
-	sess       *ort.Session
+	sess       session
 	proj       *Projection
 	device     ort.Device
 	fixedBatch int64 // the model's batch dimension if fixed, else 0
@@ -95,12 +95,19 @@ func NewHasher(opts Options) (*Hasher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("seed for model %s: %w", name, err)
 	}
-	if _, err := ort.Init(opts.ORTLibrary); err != nil {
-		return nil, err
-	}
-	sess, err := openOnDevice(onnxBytes, name, dev, opts)
-	if err != nil {
-		return nil, err
+	var sess session
+	if !ort.Available && name == "default" && (dev == ort.Auto || dev == ort.CPU) {
+		// No cgo, so no ONNX Runtime: the default model also exists in Go.
+		sess = goDefault{}
+	} else {
+		if _, err := ort.Init(opts.ORTLibrary); err != nil {
+			return nil, err
+		}
+		s, err := openOnDevice(onnxBytes, name, dev, opts)
+		if err != nil {
+			return nil, err
+		}
+		sess = s
 	}
 	h := &Hasher{opts: opts, name: name, sess: sess, proj: proj, device: sess.Device()}
 	if err := h.checkShapes(); err != nil {
@@ -108,7 +115,11 @@ func NewHasher(opts Options) (*Hasher, error) {
 		return nil, err
 	}
 	if opts.Logf != nil {
-		opts.Logf("model %s on %s (ONNX Runtime %s)", name, h.device, ort.Version())
+		if h.device == DeviceGo {
+			opts.Logf("model %s in pure Go (this build has no cgo, so no ONNX Runtime)", name)
+		} else {
+			opts.Logf("model %s on %s (ONNX Runtime %s)", name, h.device, ort.Version())
+		}
 	}
 	return h, nil
 }

@@ -132,3 +132,26 @@ func TestSeedOptions(t *testing.T) {
 		t.Errorf("missing seed: %v", err)
 	}
 }
+
+// The pure-Go default model (used by builds without cgo) hashes as the ONNX
+// graph does under ONNX Runtime.
+func TestGoDefaultMatchesORT(t *testing.T) {
+	h := newTestHasher(t, Options{Batch: 4})
+	g := *h
+	g.sess = goDefault{}
+	if err := g.checkShapes(); err != nil {
+		t.Fatal(err)
+	}
+	ps := photos(t)
+	want := runAll(t, h, ps)
+	got := runAll(t, &g, ps)
+	total := 0
+	for i := range ps {
+		d := Distance(got[i].Hash, want[i].Hash)
+		total += d
+		if d > 1 {
+			t.Errorf("%s: Go %s, ONNX Runtime %s", ps[i], got[i].Hash, want[i].Hash)
+		}
+	}
+	t.Logf("%d photos, %d bits differ in all", len(ps), total)
+}
