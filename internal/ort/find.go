@@ -35,8 +35,8 @@ var ErrNoLibrary = errors.New("ONNX Runtime library not found")
 
 // FindLibrary returns the path of the ONNX Runtime shared library. It tries, in
 // order: flag (a file or a folder), $VOUCHSAFE_ORT_LIB, $VOUCHSAFE_ORT_DIR, the
-// cache folder `make ort` fills (.cache/ort below the working directory, or
-// beside the executable's parent), and the user cache folder. The error lists
+// cache folder `make ort` fills (.cache/ort in the working directory or a
+// parent of it, or beside the executable's parent), and the user cache folder. The error lists
 // every place tried and says how to get the library.
 func FindLibrary(flag string) (string, error) {
 	var tried []string
@@ -81,7 +81,16 @@ func FindLibrary(flag string) (string, error) {
 
 func candidateDirs() []string {
 	var dirs []string
-	dirs = append(dirs, filepath.Join(".cache", "ort"))
+	// .cache/ort in the working directory or any parent: the checkout's cache
+	// wherever in the checkout the program runs (tests run in package folders).
+	if wd, err := os.Getwd(); err == nil {
+		for d := wd; ; d = filepath.Dir(d) {
+			dirs = append(dirs, filepath.Join(d, ".cache", "ort"))
+			if filepath.Dir(d) == d {
+				break
+			}
+		}
+	}
 	if exe, err := os.Executable(); err == nil {
 		if exe, err = filepath.EvalSymlinks(exe); err == nil {
 			d := filepath.Dir(exe)
