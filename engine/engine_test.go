@@ -19,15 +19,24 @@ import (
 
 var photoDir = filepath.Join("..", "testdata", "photos")
 
-// newTestHasher opens an embedded model on the CPU, or skips when this build or
-// machine cannot run ONNX Runtime (make test fetches it; CI always has it).
-func newTestHasher(t testing.TB, o Options) *Hasher {
+// requireORT skips when this build or machine cannot run ONNX Runtime (make
+// test fetches it; CI always has it).
+func requireORT(t testing.TB) {
 	t.Helper()
 	if !ort.Available {
 		t.Skip("built without cgo: no ONNX Runtime")
 	}
-	if _, err := ort.FindLibrary(o.ORTLibrary); err != nil {
+	if _, err := ort.FindLibrary(""); err != nil {
 		t.Skipf("no ONNX Runtime library (run make ort): %v", err)
+	}
+}
+
+// newTestHasher opens a model on the CPU. The default model runs in pure Go
+// in a build without cgo; anything else needs ONNX Runtime.
+func newTestHasher(t testing.TB, o Options) *Hasher {
+	t.Helper()
+	if ort.Available || (o.Model != "" && o.Model != "default") {
+		requireORT(t)
 	}
 	h, err := NewHasher(o)
 	if err != nil {

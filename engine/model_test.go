@@ -57,7 +57,7 @@ func dims(vs ...int64) []onnxgen.Dim {
 
 // A model without NeuralHash's shapes is refused at load with a clear error.
 func TestModelShapeChecks(t *testing.T) {
-	newTestHasher(t, Options{}) // skips without ONNX Runtime
+	requireORT(t)
 	seed := writeSeed(t, models.Default().Seed)
 	for _, c := range []struct {
 		name  string
@@ -90,6 +90,7 @@ func TestModelShapeChecks(t *testing.T) {
 // a model is run one image per call and gives the same hashes as the
 // dynamic-batch original.
 func TestFixedBatchModel(t *testing.T) {
+	requireORT(t)
 	base := newTestHasher(t, Options{Batch: 8})
 	m, err := onnxgen.Unmarshal(models.Default().ONNX)
 	if err != nil {
@@ -121,7 +122,7 @@ func TestFixedBatchModel(t *testing.T) {
 
 // A seed file replaces the embedded one, and a model file needs one.
 func TestSeedOptions(t *testing.T) {
-	newTestHasher(t, Options{})
+	requireORT(t)
 	if _, err := NewHasher(Options{Model: writeSeed(t, models.Default().ONNX)}); err == nil || !strings.Contains(err.Error(), "needs its seed file") {
 		t.Errorf("model without seed: %v", err)
 	}
@@ -136,6 +137,7 @@ func TestSeedOptions(t *testing.T) {
 // The pure-Go default model (used by builds without cgo) hashes as the ONNX
 // graph does under ONNX Runtime.
 func TestGoDefaultMatchesORT(t *testing.T) {
+	requireORT(t)
 	h := newTestHasher(t, Options{Batch: 4})
 	g := *h
 	g.sess = goDefault{}
