@@ -2,6 +2,7 @@ package modelgen
 
 import (
 	"math"
+	"sync"
 )
 
 // The default model: a pHash-like perceptual embedding.
@@ -98,49 +99,59 @@ func Default() (onnx, seed []byte, err error) {
 	return onnx, SeedFile("default", defaultSeed()), nil
 }
 
+// dctBasis and zigzagOrder are computed once; both are read-only.
+var (
+	dctBasis    = sync.OnceValue(dctMatrix)
+	zigzagOrder = sync.OnceValue(zigzag)
+)
+
 // DefaultEmbedding is the pure-Go reference of the default model for one
 // image: img is [3,Size,Size] (CHW, RGB in [-1,1]); the result is the 128
-// embedding values. It computes in float64 with the model's float32 constants.
+// embedding values, or nil if img has the wrong length. It follows the
+// model's steps in float64 with the model's float32 constants, so it agrees
+// with ONNX Runtime to float32 rounding. It is safe for concurrent use.
 func DefaultEmbedding(img []float32) []float32 {
 	if len(img) != 3*Size*Size {
 		return nil
 	}
+	var sums [3][grid * grid]float64 // per-channel 10×10 block sums
+	for c := range 3 {
+		plane := img[c*Size*Size : (c+1)*Size*Size]
+		for y := range Size {
+			row := plane[y*Size : (y+1)*Size]
+			acc := sums[c][(y/pool)*grid : (y/pool+1)*grid]
+			for bx := range grid {
+				s := 0.0
+				for _, v := range row[bx*pool : (bx+1)*pool] {
+					s += float64(v)
+				}
+				acc[bx] += s
+			}
+		}
+	}
 	var small [grid * grid]float64
-	plane := Size * Size
-	for y := range Size {
-		for x := range Size {
-			i := y*Size + x
-			l := float64(lumaWeights[0])*float64(img[i]) + float64(lumaWeights[1])*float64(img[plane+i]) +
-				float64(lumaWeights[2])*float64(img[2*plane+i])
-			small[(y/pool)*grid+x/pool] += l
-		}
-	}
 	for i := range small {
-		small[i] /= pool * pool
+		small[i] = (float64(lumaWeights[0])*sums[0][i] + float64(lumaWeights[1])*sums[1][i] +
+			float64(lumaWeights[2])*sums[2][i]) / (pool * pool)
 	}
-	c := dctMatrix()
-	var tmp, d [grid * grid]float64
+	c := dctBasis()
+	var tmp [grid * grid]float64
 	for u := range grid { // tmp = C·X
-		for x := range grid {
-			s := 0.0
-			for y := range grid {
-				s += float64(c[u*grid+y]) * small[y*grid+x]
-			}
-			tmp[u*grid+x] = s
-		}
-	}
-	for u := range grid { // d = tmp·Cᵀ
-		for v := range grid {
-			s := 0.0
+		for y := range grid {
+			cu := float64(c[u*grid+y])
 			for x := range grid {
-				s += tmp[u*grid+x] * float64(c[v*grid+x])
+				tmp[u*grid+x] += cu * small[y*grid+x]
 			}
-			d[u*grid+v] = s
 		}
 	}
 	out := make([]float32, nCoeff)
-	for i, k := range zigzag() {
-		out[i] = float32(d[k])
+	for i, k := range zigzagOrder() { // (tmp·Cᵀ)[u][v] for the kept (u,v)
+		u, v := int(k)/grid, int(k)%grid
+		s := 0.0
+		for x := range grid {
+			s += tmp[u*grid+x] * float64(c[v*grid+x])
+		}
+		out[i] = float32(s)
 	}
 	return out
 }

@@ -186,3 +186,15 @@ func TestDeterministic(t *testing.T) {
 		}
 	}
 }
+
+func BenchmarkDefaultEmbedding(b *testing.B) {
+	r := newRNG(1)
+	img := make([]float32, 3*Size*Size)
+	for i := range img {
+		img[i] = float32(r.symmetric())
+	}
+	for b.Loop() {
+		DefaultEmbedding(img)
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "images/s")
+}
