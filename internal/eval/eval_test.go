@@ -1,0 +1,158 @@
+package eval
+
+import (
+	"bytes"
+	"encoding/json"
+	"image"
+	"image/color"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/vouchsafe/vouchsafe/pdq"
+)
+
+func loadPhotos(t testing.TB) []Photo {
+	paths, _ := filepath.Glob("../../testdata/photos/*")
+	sort.Strings(paths)
+	var ps []Photo
+	for _, p := range paths {
+		if strings.HasSuffix(p, ".md") {
+			continue
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The larger photos (over 512×512) are left out to keep the
+		// test fast on CI's two cores.
+		cfg, _, err := image.DecodeConfig(bytes.NewReader(b))
+		if err != nil || cfg.Width*cfg.Height > 512*512 {
+			continue
+		}
+		ps = append(ps, Photo{Name: filepath.Base(p), Data: b})
+	}
+	if len(ps) < 5 {
+		t.Skipf("only %d photos in testdata/photos", len(ps))
+	}
+	return ps
+}
+
+func TestThreshold(t *testing.T) {
+	hist := []int{0, 0, 1, 0, 3, 6}
+	if got := thresholdAt(hist, 10, 0.1); got != 3 {
+		t.Errorf("threshold %d, want 3", got)
+	}
+	if got := thresholdAt(hist, 10, 0.05); got != 1 {
+		t.Errorf("threshold %d, want 1", got)
+	}
+	if got := thresholdAt([]int{1, 0}, 10, 0.05); got != -1 {
+		t.Errorf("threshold %d, want -1", got)
+	}
+	if r := recallAt([]int{1, 2, 3}, 6, 1); r != 0.5 {
+		t.Errorf("recall %v", r)
+	}
+	if r := recallAt([]int{1, 2, 3}, 6, -1); r != 0 {
+		t.Errorf("recall %v", r)
+	}
+}
+
+// TestPDQReport runs the whole evaluation with PDQ on the sample photos,
+// checks that the numbers are sane and reproducible, and writes the three
+// formats.
+func TestPDQReport(t *testing.T) {
+	photos := loadPhotos(t)
+	ts := Transforms()
+	if len(ts) != 18 {
+		t.Fatalf("%d transforms, want 18", len(ts))
+	}
+	rep, err := Run(photos, []Hasher{PDQ{}}, ts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Skipped) != 0 {
+		t.Errorf("skipped: %v", rep.Skipped)
+	}
+	h := rep.Hashers[0]
+	n := len(rep.Photos)
+	if h.NegativePairs != n*(n-1)/2 {
+		t.Errorf("%d negative pairs for %d photos", h.NegativePairs, n)
+	}
+	byName := map[string]*TransformReport{}
+	for _, tr := range h.Transforms {
+		byName[tr.Name] = tr
+		if tr.Pairs+tr.Failed != n {
+			t.Errorf("%s: %d pairs + %d failed != %d", tr.Name, tr.Pairs, tr.Failed, n)
+		}
+	}
+	// PDQ is robust to mild JPEG and downscaling, not to a mirror image.
+	if r := byName["jpeg90"].Recall[0]; r < 0.9 {
+		t.Errorf("jpeg90 recall %v", r)
+	}
+	if m := byName["jpeg90"].Mean; m > byName["jpeg30"].Mean {
+		t.Errorf("jpeg90 mean %v > jpeg30 mean %v", m, byName["jpeg30"].Mean)
+	}
+	if m := byName["flip"].Mean; m < 64 {
+		t.Errorf("flip mean distance %v: PDQ should not be flip-invariant", m)
+	}
+	t.Logf("PDQ, %d photos, threshold at FPR 1e-3: %d bits\n%s", n, h.Thresholds[0], rep.Headline())
+
+	// Reproducible: a second run gives the same JSON.
+	// (on a subset, for time).
+	sub := []Transform{ts[3], ts[10], ts[14], ts[17]}
+	ra, err := Run(photos[:4], []Hasher{PDQ{}}, sub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rb, _ := Run(photos[:4], []Hasher{PDQ{}}, sub)
+	var ja, jb bytes.Buffer
+	ra.WriteJSON(&ja)
+	rb.WriteJSON(&jb)
+	if !bytes.Equal(ja.Bytes(), jb.Bytes()) {
+		t.Error("two runs differ")
+	}
+	var j1, c, html bytes.Buffer
+	rep.WriteJSON(&j1)
+	var back Report
+	if err := json.Unmarshal(j1.Bytes(), &back); err != nil || len(back.Hashers) != 1 {
+		t.Errorf("JSON: %v", err)
+	}
+	if err := rep.WriteCSV(&c); err != nil {
+		t.Fatal(err)
+	}
+	if lines := strings.Count(c.String(), "\n"); lines != 1+1+len(ts) {
+		t.Errorf("CSV has %d lines", lines)
+	}
+	if err := rep.WriteHTML(&html); err != nil {
+		t.Fatal(err)
+	}
+	s := html.String()
+	if strings.Count(s, "<svg") != len(ts)+1 || strings.Contains(s, "http://") && !strings.Contains(s, "xmlns=\"http://www.w3.org/2000/svg\"") || strings.Contains(s, "<script") {
+		t.Errorf("HTML: %d svg", strings.Count(s, "<svg"))
+	}
+}
+
+func TestTransformsDeterministic(t *testing.T) {
+	photos := loadPhotos(t)
+	img, err := decodeForTest(photos[0].Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tr := range Transforms() {
+		a, err1 := tr.Apply(img)
+		b, err2 := tr.Apply(img)
+		if err1 != nil || err2 != nil || !bytes.Equal(a, b) {
+			t.Errorf("%s: not deterministic (%v %v)", tr.Name, err1, err2)
+		}
+	}
+}
+
+func decodeForTest(b []byte) (interface {
+	Bounds() image.Rectangle
+	ColorModel() color.Model
+	At(x, y int) color.Color
+}, error) {
+	return pdq.Decode(b)
+}
