@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"image"
 	"image/jpeg"
 	"os"
@@ -116,10 +117,10 @@ func TestRunBadInputs(t *testing.T) {
 	good := photos(t)[0]
 	data, _ := os.ReadFile(good)
 	files := map[string][]byte{
-		"empty.jpg":  nil,
-		"text.png":   []byte("hello"),
-		"trunc.jpg":  data[:len(data)/50],
-		"junk.webp":  bytes.Repeat([]byte{0xff, 0xd8}, 100),
+		"empty.jpg":                 nil,
+		"text.png":                  []byte("hello"),
+		"trunc.jpg":                 data[:len(data)/50],
+		"junk.webp":                 bytes.Repeat([]byte{0xff, 0xd8}, 100),
 		"good" + filepath.Ext(good): data,
 	}
 	var paths []string
@@ -256,5 +257,29 @@ func TestFastPathMatchesExact(t *testing.T) {
 		if model == "default" && worst > 2 {
 			t.Errorf("fast path moved %d bits against exact; want at most 2", worst)
 		}
+	}
+}
+
+// In-memory images hash as the same files do.
+func TestHashData(t *testing.T) {
+	h := newTestHasher(t, Options{Batch: 4})
+	ps := photos(t)
+	want := runAll(t, h, ps)
+	data := make([][]byte, len(ps)+1)
+	for i, p := range ps {
+		data[i], _ = os.ReadFile(p)
+	}
+	data[len(ps)] = []byte("junk")
+	hashes, errs, err := h.HashData(context.Background(), data, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range ps {
+		if errs[i] != nil || hashes[i] != want[i].Hash {
+			t.Errorf("%s: %s, %v; file gave %s", ps[i], hashes[i], errs[i], want[i].Hash)
+		}
+	}
+	if e := errs[len(ps)]; e == nil || !strings.Contains(e.Error(), fmt.Sprintf("image %d", len(ps))) {
+		t.Errorf("junk: %v", e)
 	}
 }

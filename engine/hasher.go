@@ -12,6 +12,7 @@
 package engine
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -259,3 +260,34 @@ func (h *Hasher) HashEmbedding(emb []float32) Hash { return h.proj.Hash(emb) }
 
 // Close releases the model.
 func (h *Hasher) Close() error { return h.sess.Close() }
+
+// HashData hashes encoded images held in memory, through the same pipeline
+// as files. names label the images in errors (nil: "image N"). It returns one
+// hash or one error per image.
+func (h *Hasher) HashData(ctx context.Context, images [][]byte, names []string) ([]Hash, []error, error) {
+	hashes := make([]Hash, len(images))
+	errs := make([]error, len(images))
+	in := make(chan Input)
+	go func() {
+		defer close(in)
+		for i, b := range images {
+			name := fmt.Sprintf("image %d", i)
+			if names != nil {
+				name = names[i]
+			}
+			if b == nil {
+				b = []byte{} // empty, not "read the file"
+			}
+			select {
+			case in <- Input{Path: name, Data: b}:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	_, err := h.Run(ctx, in, func(r Record) error {
+		hashes[r.Seq], errs[r.Seq] = r.Hash, r.Err
+		return nil
+	})
+	return hashes, errs, err
+}

@@ -28,6 +28,7 @@ type batch struct {
 	data    []float32
 	emb     []float32
 	recs    []Record
+	mem     [][]byte     // in-memory inputs, by slot
 	pending atomic.Int32 // slots still decoding, plus one while the dispatcher may add more
 }
 
@@ -66,6 +67,7 @@ func (h *Hasher) Run(ctx context.Context, inputs <-chan Input, emit func(Record)
 			data: make([]float32, bs*imageFloats),
 			emb:  make([]float32, bs*EmbeddingSize),
 			recs: make([]Record, bs),
+			mem:  make([][]byte, bs),
 		}
 	}
 	type work struct {
@@ -134,6 +136,7 @@ func (h *Hasher) Run(ctx context.Context, inputs <-chan Input, emit func(Record)
 			slot := cur.n
 			cur.n++
 			cur.recs[slot] = Record{Seq: seq, Path: in.Path, Err: in.Err}
+			cur.mem[slot] = in.Data
 			seq++
 			cur.pending.Add(1)
 			select {
@@ -159,12 +162,19 @@ func (h *Hasher) Run(ctx context.Context, inputs <-chan Input, emit func(Record)
 				t0 := time.Now()
 				r := &w.b.recs[w.slot]
 				dst := w.b.data[w.slot*imageFloats : (w.slot+1)*imageFloats]
+				data := w.b.mem[w.slot]
+				w.b.mem[w.slot] = nil
+				var err error
 				if r.Err != nil {
 					// The walker could not list or stat it.
-				} else if data, err := os.ReadFile(r.Path); err != nil {
+				} else if data == nil {
+					data, err = os.ReadFile(r.Path)
 					r.Err = err
-				} else if r.Width, r.Height, err = prep.Prepare(data, dst); err != nil {
-					r.Err = fmt.Errorf("%s: %w", r.Path, err)
+				}
+				if r.Err == nil {
+					if r.Width, r.Height, err = prep.Prepare(data, dst); err != nil {
+						r.Err = fmt.Errorf("%s: %w", r.Path, err)
+					}
 				}
 				decodeNanos.Add(int64(time.Since(t0)))
 				seal(w.b)

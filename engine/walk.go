@@ -10,10 +10,12 @@ import (
 	"strings"
 )
 
-// Input is one file to hash. Err is set when the file could not even be
-// listed; the pipeline records it as a failure without reading.
+// Input is one image to hash: a file, or encoded bytes already in memory
+// (Data; Path then only names it in records and errors). Err is set when the
+// file could not even be listed; the pipeline records it as a failure.
 type Input struct {
 	Path string
+	Data []byte
 	Err  error
 }
 
