@@ -3,6 +3,7 @@
 package ort
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -29,7 +30,7 @@ func TestDlopenGlobal(t *testing.T) {
 }
 
 // testLibrary finds libonnxruntime.so.1 (from `make ort`), or skips.
-func testLibrary(t *testing.T) string {
+func testLibrary(t testing.TB) string {
 	t.Helper()
 	if p, err := FindLibrary(""); err == nil {
 		return p
@@ -139,5 +140,45 @@ func TestCUDAMatchesCPU(t *testing.T) {
 		}
 		cpu.Close()
 		gpu.Close()
+	}
+}
+
+// BenchmarkRun times one inference call of the bench model on the CPU and,
+// where present, on CUDA, for a few batch sizes (b.N calls; the figure that
+// matters is ns/op divided by the batch). On a GPU machine without Go, run the
+// compiled test binary: ort.test -test.run '^$' -test.bench Run.
+func BenchmarkRun(b *testing.B) {
+	lib := testLibrary(b)
+	if _, err := Init(lib); err != nil {
+		b.Fatal(err)
+	}
+	devices := []Device{CPU}
+	if checkProviderFiles(lib) == nil && loadCUDALibs(cudaLibs[:1], cudaSearch{root: "/", getenv: os.Getenv, ortDir: filepath.Dir(lib)}, dlopenGlobal) == nil {
+		devices = append(devices, CUDA)
+	}
+	m, _ := models.Lookup("bench")
+	const side, per = 360, 128
+	for _, d := range devices {
+		s, err := Open(m.ONNX, "bench", Options{Device: d})
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, n := range []int64{1, 16, 128} {
+			if d == CPU && n > 16 {
+				continue
+			}
+			in := make([]float32, n*3*side*side)
+			out := make([]float32, n*per)
+			shape := append([]int64{n}, s.Output().Dims[1:]...)
+			b.Run(fmt.Sprintf("%s/batch=%d", d, n), func(b *testing.B) {
+				for b.Loop() {
+					if err := s.Run(in, []int64{n, 3, side, side}, out, shape); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(b.N)*float64(n)/b.Elapsed().Seconds(), "images/s")
+			})
+		}
+		s.Close()
 	}
 }

@@ -124,6 +124,10 @@ type Ratio struct {
 	E2EOverDecode float64 `json:"e2e_over_decode"`
 	E2EOverSlower float64 `json:"e2e_over_min_decode_infer"`
 	InferAtBatch  float64 `json:"infer_images_per_s_at_e2e_batch,omitempty"`
+	// CPUOverStages is the end-to-end CPU time per image over the sum of the
+	// stages' (decode, inference at the same batch, hash): what the pipeline
+	// itself costs on the CPU (1 = nothing), steady whatever else runs.
+	CPUOverStages float64 `json:"e2e_cpu_over_stages_cpu,omitempty"`
 	OverReference float64 `json:"over_reference,omitempty"`
 }
 
@@ -782,10 +786,14 @@ func sortedKeys[V any](m map[string]V) []string {
 
 // ratios computes the issue-4 target ratios from the measured stages.
 func ratios(stages []Stage, c config, e2eBatch map[string]int) []Ratio {
-	var decode float64
+	var decode, decodeCPU float64
+	hashCPU := map[string]float64{}
 	for _, s := range stages {
 		if s.Stage == "decode" && s.Err == "" {
-			decode = s.Rate
+			decode, decodeCPU = s.Rate, s.CPUPerImage
+		}
+		if s.Stage == "hash" && s.Err == "" {
+			hashCPU[s.Model] = s.CPUPerImage
 		}
 	}
 	var out []Ratio
@@ -797,6 +805,9 @@ func ratios(stages []Stage, c config, e2eBatch map[string]int) []Ratio {
 		for _, t := range stages {
 			if t.Stage == "infer" && t.Err == "" && t.Device == s.Device && t.Model == s.Model && t.Batch == s.Batch && t.Streams == 1 {
 				r.InferAtBatch = t.Rate
+				if sum := decodeCPU + t.CPUPerImage + hashCPU[s.Model]; decodeCPU > 0 && t.CPUPerImage > 0 && s.CPUPerImage > 0 {
+					r.CPUOverStages = s.CPUPerImage / sum
+				}
 			}
 		}
 		if decode > 0 {
@@ -820,6 +831,9 @@ func writeSummary(w io.Writer, rep Report) {
 	}
 	for _, r := range rep.Ratios {
 		line := fmt.Sprintf("%s %s: e2e/decode %.2f, e2e/min(decode, infer@batch) %.2f", r.Device, r.Model, r.E2EOverDecode, r.E2EOverSlower)
+		if r.CPUOverStages > 0 {
+			line += fmt.Sprintf(", e2e CPU/(decode+infer+hash CPU) %.2f", r.CPUOverStages)
+		}
 		if r.OverReference > 0 {
 			line += fmt.Sprintf(", ours/reference %.1f×", r.OverReference)
 		}

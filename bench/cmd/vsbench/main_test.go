@@ -60,13 +60,14 @@ func TestWriteTable(t *testing.T) {
 
 func TestRatios(t *testing.T) {
 	stages := []Stage{
-		{Stage: "decode", Rate: 100},
-		{Stage: "infer", Device: "cpu", Model: "bench", Batch: 16, Streams: 1, Rate: 50},
-		{Stage: "infer", Device: "cpu", Model: "bench", Batch: 4, Streams: 1, Rate: 40},
-		{Stage: "e2e", Device: "cpu", Model: "bench", Batch: 16, Rate: 45},
+		{Stage: "decode", Rate: 100, CPUPerImage: 10},
+		{Stage: "infer", Device: "cpu", Model: "bench", Batch: 16, Streams: 1, Rate: 50, CPUPerImage: 4},
+		{Stage: "infer", Device: "cpu", Model: "bench", Batch: 4, Streams: 1, Rate: 40, CPUPerImage: 9},
+		{Stage: "hash", Model: "bench", CPUPerImage: 1},
+		{Stage: "e2e", Device: "cpu", Model: "bench", Batch: 16, Rate: 45, CPUPerImage: 18},
 	}
 	r := ratios(stages, config{}, nil)
-	if len(r) != 1 || r[0].E2EOverDecode != 0.45 || r[0].E2EOverSlower != 0.9 || r[0].InferAtBatch != 50 {
+	if len(r) != 1 || r[0].E2EOverDecode != 0.45 || r[0].E2EOverSlower != 0.9 || r[0].InferAtBatch != 50 || r[0].CPUOverStages != 1.2 {
 		t.Errorf("ratios = %+v", r)
 	}
 }
