@@ -1,0 +1,144 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/vouchsafe/vouchsafe/engine"
+	"github.com/vouchsafe/vouchsafe/internal/eval"
+)
+
+func init() {
+	register(command{name: "eval", usage: "robustness and false-positive report for hash models and PDQ", run: runEval})
+}
+
+// modelList collects repeated --model flags.
+type modelList []string
+
+func (m *modelList) String() string     { return strings.Join(*m, ",") }
+func (m *modelList) Set(v string) error { *m = append(*m, v); return nil }
+
+func runEval(env *cliEnv, args []string) int {
+	fs := newFlagSet(env, "eval", "[flags] -o DIR PATH... (photos or folders of photos)")
+	var (
+		models modelList
+		seed   = fs.String("seed", "", "seed file for a model file (NeuralHash format)")
+		withPD = fs.Bool("pdq", false, "also evaluate PDQ")
+		outDir = fs.String("o", "", "write report.json, report.csv and report.html to this folder (required)")
+		device = fs.String("device", "cpu", "execution provider for the models: auto, cpu, cuda or coreml")
+		ortLib = fs.String("ort-lib", "", "ONNX Runtime library or folder")
+	)
+	fs.Var(&models, "model", "model to evaluate: default, bench or an ONNX file (repeatable; default: default)")
+	// Flags may follow the paths: parse again after each positional.
+	var paths []string
+	for {
+		if st, ok := parseFlags(fs, args); !ok {
+			return st
+		}
+		if fs.NArg() == 0 {
+			break
+		}
+		paths = append(paths, fs.Arg(0))
+		args = fs.Args()[1:]
+	}
+	if *outDir == "" || len(paths) == 0 {
+		fs.Usage()
+		return exitUsage
+	}
+	if len(models) == 0 && !*withPD {
+		models = modelList{"default"}
+	}
+	photos, err := readPhotos(paths)
+	if err != nil {
+		return usageErr(env, "eval", err)
+	}
+	if len(photos) < 2 {
+		return usageErr(env, "eval", fmt.Errorf("need at least 2 photos, found %d", len(photos)))
+	}
+	var hashers []eval.Hasher
+	for _, m := range models {
+		h, err := engine.NewHasher(engine.Options{Model: m, Seed: *seed, Device: *device, ORTLibrary: *ortLib})
+		if err != nil {
+			return usageErr(env, "eval", err)
+		}
+		defer h.Close()
+		hashers = append(hashers, eval.Engine{H: h})
+	}
+	if *withPD {
+		hashers = append(hashers, eval.PDQ{})
+	}
+	rep, err := eval.Run(photos, hashers, eval.Transforms())
+	if err != nil {
+		return fail(env, "eval", err)
+	}
+	if err := os.MkdirAll(*outDir, 0o755); err != nil {
+		return fail(env, "eval", err)
+	}
+	for name, write := range map[string]func(f *os.File) error{
+		"report.json": func(f *os.File) error { return rep.WriteJSON(f) },
+		"report.csv":  func(f *os.File) error { return rep.WriteCSV(f) },
+		"report.html": func(f *os.File) error { return rep.WriteHTML(f) },
+	} {
+		f, err := os.Create(filepath.Join(*outDir, name))
+		if err != nil {
+			return fail(env, "eval", err)
+		}
+		err = write(f)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return fail(env, "eval", err)
+		}
+	}
+	for _, s := range rep.Skipped {
+		fmt.Fprintf(env.stderr, "vouchsafe eval: skipped %s\n", s)
+	}
+	fmt.Fprintf(env.stdout, "%d photos, %d negative pairs; recall at FPR 1e-3:\n%s", len(rep.Photos), len(rep.Photos)*(len(rep.Photos)-1)/2, rep.Headline())
+	return exitOK
+}
+
+// readPhotos reads the image files named, walking folders (files that a
+// directory walk of the engine picks up), in sorted order.
+func readPhotos(roots []string) ([]eval.Photo, error) {
+	var paths []string
+	for _, r := range roots {
+		st, err := os.Stat(r)
+		if err != nil {
+			return nil, err
+		}
+		if !st.IsDir() {
+			paths = append(paths, r)
+			continue
+		}
+		err = filepath.WalkDir(r, func(p string, d os.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			if !d.IsDir() && engine.IsImageName(p) {
+				paths = append(paths, p)
+			}
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	sort.Strings(paths)
+	var ps []eval.Photo
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return nil, err
+		}
+		ps = append(ps, eval.Photo{Name: p, Data: b})
+	}
+	if len(ps) == 0 {
+		return nil, errors.New("no image files found")
+	}
+	return ps, nil
+}
