@@ -11,13 +11,15 @@ This script records what Pillow produces for:
     that it writes into internal/imgproc/testdata/formats, together with
     Pillow's decoded RGB pixels as PNG (want_*.png).
 Output: internal/imgproc/testdata/pillow_golden.json. Run with Debian's
-python3-pil (Pillow 9.x) from the repository root:
+python3-pil (Pillow 9.x) and libjpeg-turbo-progs (cjpeg) from the repository
+root:
     /usr/bin/python3 scripts/pillow_golden.py
 """
 import hashlib
 import io
 import json
 import os
+import subprocess
 import sys
 
 import numpy as np
@@ -152,6 +154,14 @@ def main():
         (save("cmyk_photo.jpg", photo.convert("CMYK"), quality=90), False),
         (save("exif6.jpg", base, quality=90, exif=exif.tobytes()), False),
     ]
+    # 4:4:0 chroma subsampling (h1v2), which Pillow cannot write: cjpeg from
+    # libjpeg-turbo-progs.
+    ppm = os.path.join(FORMATS, "tmp.ppm")
+    base.save(ppm)
+    subprocess.run(["cjpeg", "-quality", "85", "-sample", "1x2", "-outfile",
+                    os.path.join(FORMATS, "q85_440.jpg"), ppm], check=True)
+    os.remove(ppm)
+    fixtures.append(("q85_440.jpg", False))
     # 16-bit RGB PNG written by hand: Pillow cannot save it.
     fixtures.append((write_png16(os.path.join(FORMATS, "rgb16.png"), arr), True))
 

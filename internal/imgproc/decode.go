@@ -65,9 +65,9 @@ type Info struct {
 // DecodeOptions controls Decoder.Decode.
 type DecodeOptions struct {
 	// MinSide, when positive, lets a JPEG be decoded with DCT-domain
-	// downscaling (libjpeg-turbo builds only) to the smallest scale whose
-	// width and height are both at least MinSide. Zero decodes at full size,
-	// as the reference does.
+	// downscaling (libjpeg-turbo builds only; scales 1/2 down to 1/8) to the
+	// smallest scale whose width and height are both at least MinSide. Zero
+	// decodes at full size, as the reference does.
 	MinSide int
 	// AutoOrient applies the EXIF orientation of a JPEG, as Pillow's
 	// ImageOps.exif_transpose. The reference does not.
@@ -236,6 +236,10 @@ func decodeGo(data []byte, dst *RGB, info *Info, maxPixels int) (err error) {
 	}
 	switch y := m.(type) {
 	case *image.YCbCr:
+		if info.Format == "jpeg" {
+			jpegYCbCrToRGB(dst, y)
+			return nil
+		}
 		if info.Format == "webp" && y.SubsampleRatio == image.YCbCrSubsampleRatio420 {
 			webpToRGB(dst, y)
 			return nil

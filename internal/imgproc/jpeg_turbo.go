@@ -77,7 +77,10 @@ func (d *turboDecoder) decode(data []byte, dst *RGB, info *Info, minSide, maxPix
 	sw, sh := int(w), int(h)
 	if minSide > 0 {
 		for _, f := range d.factors {
-			if f.num > f.denom {
+			// Only factors up to 1/2: libjpeg-turbo has SIMD IDCTs for 1/1,
+			// 1/2 and 1/4 only, and the plain-C 5/8..7/8 IDCTs cost more than
+			// they save.
+			if 2*f.num > f.denom {
 				continue
 			}
 			x, y := scaled(int(w), f), scaled(int(h), f)

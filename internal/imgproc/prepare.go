@@ -15,9 +15,9 @@ const TensorLen = 3 * Side * Side
 // Options controls a Preparer.
 type Options struct {
 	// Exact decodes at full size and resizes from there, as the reference
-	// does. When false (the fast path), JPEGs are decoded with DCT-domain
-	// downscaling to the smallest scale keeping both sides ≥ Side, then
-	// resized the same way.
+	// does. When false (the fast path), JPEGs at least twice Side on both
+	// sides are decoded with DCT-domain downscaling (1/2 to 1/8) to the
+	// smallest scale keeping both sides ≥ Side, then resized the same way.
 	Exact bool
 	// AutoOrient applies the EXIF orientation of JPEGs before resizing.
 	AutoOrient bool
