@@ -14,6 +14,7 @@ import (
 
 	"github.com/vouchsafe/vouchsafe/engine"
 	"github.com/vouchsafe/vouchsafe/internal/results"
+	"github.com/vouchsafe/vouchsafe/models"
 	"golang.org/x/term"
 )
 
@@ -48,11 +49,20 @@ func runHash(env *cliEnv, args []string) int {
 	fs.IntVar(&o.Threads, "threads", 0, "ONNX Runtime CPU threads (0: one per core)")
 	fs.IntVar(&o.Batch, "batch", 0, "images per inference call (0: 16 on CPU, 128 on GPU)")
 	fs.IntVar(&o.Workers, "workers", 0, "decode workers (0: one per core)")
-	fs.BoolVar(&o.Exact, "exact", false, "decode JPEGs at full size and resize exactly as the reference (slower)")
+	exact := fs.Bool("exact", false, "decode JPEGs at full size and resize exactly as the reference (the default with a model file)")
+	fast := fs.Bool("fast", false, "let the JPEG decoder downscale in the DCT domain first (the default with the embedded models)")
 	fs.BoolVar(&o.AutoOrient, "auto-orient", false, "apply the EXIF orientation first (the reference does not)")
 	if st, ok := parseFlags(fs, args); !ok {
 		return st
 	}
+	if *exact && *fast {
+		return usageErr(env, "hash", errors.New("--exact and --fast are opposites"))
+	}
+	// A user's NeuralHash model gets the reference's pixels unless asked
+	// otherwise, so its hashes are the reference's; the embedded models are
+	// ours, and the fast path moves them by at most a bit or two.
+	_, builtin := models.Lookup(o.Model)
+	o.Exact = *exact || (!builtin && !*fast)
 	roots := fs.Args()
 	if len(roots) == 0 && *list == "" {
 		fs.Usage()

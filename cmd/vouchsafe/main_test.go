@@ -1,12 +1,15 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
 
 	"github.com/rogpeppe/go-internal/testscript"
+
+	"github.com/vouchsafe/vouchsafe/internal/ort"
 )
 
 func TestMain(m *testing.M) {
@@ -23,17 +26,24 @@ func TestScripts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Found from here (the checkout's .cache/ort) and handed to the scripts,
+	// which run in temporary folders; [ort] tells a script whether it can infer.
+	ortLib, ortErr := ort.FindLibrary("")
+	hasORT := ort.Available && ortErr == nil
 	testscript.Run(t, testscript.Params{
 		Dir: "testdata/script",
 		Setup: func(e *testscript.Env) error {
 			e.Setenv("TESTDATA", td)
-			// The ORT library location is inherited so scripts can run the engine.
-			for _, k := range []string{"VOUCHSAFE_ORT_DIR", "VOUCHSAFE_ORT_LIB"} {
-				if v := os.Getenv(k); v != "" {
-					e.Setenv(k, v)
-				}
+			if hasORT {
+				e.Setenv(ort.EnvLibrary, ortLib)
 			}
 			return nil
+		},
+		Condition: func(cond string) (bool, error) {
+			if cond == "ort" {
+				return hasORT, nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			// headcp SRC DST N: copy the first N bytes of SRC (a truncated file).
