@@ -12,11 +12,21 @@ const (
 	lumaB float32 = 0.114
 )
 
+// lumaTab holds the reference's float32 products coefficient × sample, so
+// that luma only adds.
+var lumaTab = func() (t [3][256]float32) {
+	for i := range 256 {
+		t[0][i] = lumaR * float32(i)
+		t[1][i] = lumaG * float32(i)
+		t[2][i] = lumaB * float32(i)
+	}
+	return t
+}()
+
 // luma is the reference's fillFloatLumaFromRGB for one pixel, with its
-// evaluation order; the conversions keep the compiler from fusing.
+// float32 rounding and evaluation order: (R·cR + G·cG) + B·cB.
 func luma(r, g, b uint8) float32 {
-	y := float32(lumaR*float32(r)) + float32(lumaG*float32(g))
-	return y + float32(lumaB*float32(b))
+	return (lumaTab[0][r] + lumaTab[1][g]) + lumaTab[2][b]
 }
 
 // fillLuma writes the luminance of img into h.luma (row-major). Grey images
@@ -100,8 +110,8 @@ func (h *Hasher) fillLumaYCbCr(m *image.YCbCr) bool {
 	if len(m.Cb) < (ch-1)*m.CStride+cw || len(m.Cr) < (ch-1)*m.CStride+cw || len(m.Y) < (ht-1)*m.YStride+w {
 		return false
 	}
-	h.cb = grow(h.cb, w)
-	h.cr = grow(h.cr, w)
+	h.cb = grow(h.cb, max(w, cw<<hs))
+	h.cr = grow(h.cr, max(w, cw<<hs))
 	for y := 0; y < ht; y++ {
 		// The chroma rows this output row blends: the nearest (weight 3)
 		// and the next nearest (weight 1), libjpeg replicating the edge
@@ -128,76 +138,52 @@ func (h *Hasher) fillLumaYCbCr(m *image.YCbCr) bool {
 	return true
 }
 
-// upsampleRow writes len(dst) chroma samples of one output row from the
-// nearest chroma row near and the next nearest far, as libjpeg-turbo's fancy
-// upsamplers do (yodd: the output row is the second of its pair, which
-// selects h1v2's rounding bias).
+// upsampleRow writes the chroma samples of one output row (len(dst) ≥
+// len(near)<<hs) from the nearest chroma row near and the next nearest far,
+// as libjpeg-turbo's fancy upsamplers do (yodd: the output row is the second
+// of its pair, which selects h1v2's rounding bias).
 func upsampleRow(dst []int32, near, far []uint8, hs, vs, yodd int) {
-	w := len(dst)
 	cw := len(near)
+	far = far[:cw]
 	switch {
 	case hs == 0 && vs == 0:
-		for x := range dst {
-			dst[x] = int32(near[x])
+		dst = dst[:cw]
+		for x, v := range near {
+			dst[x] = int32(v)
 		}
 	case hs == 0:
 		// h1v2: (3·near + far + 1 or 2) >> 2.
 		bias := int32(1 + yodd)
-		for x := range dst {
-			dst[x] = (3*int32(near[x]) + int32(far[x]) + bias) >> 2
+		dst = dst[:cw]
+		for x, v := range near {
+			dst[x] = (3*int32(v) + int32(far[x]) + bias) >> 2
 		}
 	case vs == 0:
 		// h2v1: out[2c] = (3·in[c] + in[c-1] + 1) >> 2,
 		// out[2c+1] = (3·in[c] + in[c+1] + 2) >> 2, end samples copied.
-		for c := 0; c < cw; c++ {
-			v := 3 * int32(near[c])
-			var even, odd int32
-			if c == 0 {
-				even = int32(near[0])
-			} else {
-				even = (v + int32(near[c-1]) + 1) >> 2
-			}
-			if c == cw-1 {
-				odd = int32(near[c])
-			} else {
-				odd = (v + int32(near[c+1]) + 2) >> 2
-			}
-			put2(dst, 2*c, w, even, odd)
+		dst = dst[:2*cw]
+		dst[0] = int32(near[0])
+		dst[2*cw-1] = int32(near[cw-1])
+		for c := 1; c < cw; c++ {
+			dst[2*c] = (3*int32(near[c]) + int32(near[c-1]) + 1) >> 2
+		}
+		for c := 0; c < cw-1; c++ {
+			dst[2*c+1] = (3*int32(near[c]) + int32(near[c+1]) + 2) >> 2
 		}
 	default:
 		// h2v2: column sums s = 3·near + far, then
 		// out[2c] = (3·s[c] + s[c-1] + 8) >> 4,
 		// out[2c+1] = (3·s[c] + s[c+1] + 7) >> 4, ends 4·s[c].
-		prev := 3*int32(near[0]) + int32(far[0])
-		this := prev
-		for c := 0; c < cw; c++ {
-			var next int32
-			if c+1 < cw {
-				next = 3*int32(near[c+1]) + int32(far[c+1])
-			}
-			var even, odd int32
-			if c == 0 {
-				even = (4*this + 8) >> 4
-			} else {
-				even = (3*this + prev + 8) >> 4
-			}
-			if c == cw-1 {
-				odd = (4*this + 7) >> 4
-			} else {
-				odd = (3*this + next + 7) >> 4
-			}
-			put2(dst, 2*c, w, even, odd)
-			prev, this = this, next
+		dst = dst[:2*cw]
+		this := 3*int32(near[0]) + int32(far[0])
+		dst[0] = (4*this + 8) >> 4
+		for c := 1; c < cw; c++ {
+			next := 3*int32(near[c]) + int32(far[c])
+			dst[2*c-1] = (3*this + next + 7) >> 4
+			dst[2*c] = (3*next + this + 8) >> 4
+			this = next
 		}
-	}
-}
-
-func put2(dst []int32, i, w int, a, b int32) {
-	if i < w {
-		dst[i] = a
-	}
-	if i+1 < w {
-		dst[i+1] = b
+		dst[2*cw-1] = (4*this + 7) >> 4
 	}
 }
 
@@ -209,15 +195,5 @@ func yccToRGB(y, cb, cr int32) (uint8, uint8, uint8) {
 	r := y + (91881*cr+1<<15)>>16
 	g := y + (-22554*cb+1<<15-46802*cr)>>16
 	b := y + (116130*cb+1<<15)>>16
-	return clamp8(r), clamp8(g), clamp8(b)
-}
-
-func clamp8(v int32) uint8 {
-	if v < 0 {
-		return 0
-	}
-	if v > 255 {
-		return 255
-	}
-	return uint8(v)
+	return uint8(min(max(r, 0), 255)), uint8(min(max(g, 0), 255)), uint8(min(max(b, 0), 255))
 }

@@ -417,3 +417,37 @@ func FuzzHashBytes(f *testing.F) {
 		}
 	})
 }
+
+// TestOwnHashes pins this package's own output on the regression images
+// (hash, quality and the derived FlipY hash), so that optimisations cannot
+// change a single bit unnoticed.
+func TestOwnHashes(t *testing.T) {
+	f, err := os.Open("testdata/good_go_hashes.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r := csv.NewReader(f)
+	r.Comment = '#'
+	recs, err := r.ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(recs) != 15 {
+		t.Fatalf("%d records", len(recs))
+	}
+	var h Hasher
+	for _, rec := range recs {
+		img, err := Decode(readImage(t, rec[0]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, q, err := h.Dihedral(img)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d[Original].String() != rec[1] || strconv.Itoa(q) != rec[2] || d[FlipY].String() != rec[3] {
+			t.Errorf("%s: got %s q%d flipy %s, want %s q%s flipy %s", rec[0], d[Original], q, d[FlipY], rec[1], rec[2], rec[3])
+		}
+	}
+}
