@@ -451,3 +451,40 @@ func TestOwnHashes(t *testing.T) {
 		}
 	}
 }
+
+// TestJavaPort compares with the hashes Meta's Java port asserts in its own
+// test: like this package, and unlike the C++ tool's later versions, it
+// hashes at full size. Both ports are the same distance from the C++
+// hashes on these images, so the remaining gap is the C++ tool's decoding.
+func TestJavaPort(t *testing.T) {
+	f, err := os.Open("testdata/good_java.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r := csv.NewReader(f)
+	r.Comment = '#'
+	recs, err := r.ReadAll()
+	if err != nil || len(recs) != 2 {
+		t.Fatalf("%d records, %v", len(recs), err)
+	}
+	cpp := map[string]Hash{}
+	for _, v := range loadVectors(t) {
+		cpp[v.path] = v.cpp
+	}
+	for _, rec := range recs {
+		java, err := ParseHash(rec[1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _, err := FromBytes(readImage(t, rec[0]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := Distance(got, java)
+		t.Logf("%-28s distance to Meta's Java port %d; to C++: ours %d, Java port %d", rec[0], d, Distance(got, cpp[rec[0]]), Distance(java, cpp[rec[0]]))
+		if d > 2 {
+			t.Errorf("%s: %d bits from Meta's Java port", rec[0], d)
+		}
+	}
+}
