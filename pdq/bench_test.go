@@ -66,3 +66,18 @@ func BenchmarkHashBytes512(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkHashBytes12MP decodes and hashes a 4000×3000 JPEG (quality 90):
+// what hashing a phone photo costs end to end.
+func BenchmarkHashBytes12MP(b *testing.B) {
+	var buf bytes.Buffer
+	jpeg.Encode(&buf, ycbcr(4000, 3000), &jpeg.Options{Quality: 90})
+	var hs Hasher
+	b.ReportAllocs()
+	b.SetBytes(4000 * 3000)
+	for b.Loop() {
+		if _, _, err := hs.HashBytes(buf.Bytes()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

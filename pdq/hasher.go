@@ -10,6 +10,8 @@ import (
 	_ "image/png"
 	"math"
 	"slices"
+
+	"github.com/vouchsafe/vouchsafe/internal/imgproc"
 )
 
 // MinDim is the smallest width and height PDQ hashes; the reference returns
@@ -96,7 +98,10 @@ func Dihedral(img image.Image) ([8]Hash, int, error) {
 }
 
 // Decode decodes an encoded image (JPEG, PNG or GIF) for hashing, refusing
-// images of more than MaxPixels pixels before allocating them.
+// images of more than MaxPixels pixels before allocating them. In builds
+// with cgo, JPEG is decoded by libjpeg-turbo (accurate integer IDCT, fancy
+// upsampling), as Meta's tools decode it through libjpeg; without cgo,
+// image/jpeg decodes it and the chroma is upsampled as libjpeg would.
 func Decode(data []byte) (image.Image, error) {
 	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
 	if err != nil {
@@ -104,6 +109,13 @@ func Decode(data []byte) (image.Image, error) {
 	}
 	if cfg.Width <= 0 || cfg.Height <= 0 || int64(cfg.Width)*int64(cfg.Height) > MaxPixels {
 		return nil, fmt.Errorf("%w: %s of %d×%d pixels (at most %d pixels)", ErrTooLarge, format, cfg.Width, cfg.Height, MaxPixels)
+	}
+	if format == "jpeg" && turboJPEG {
+		m, _, err := imgproc.Decode(data)
+		if err != nil {
+			return nil, fmt.Errorf("pdq: decoding %s image: %w", format, err)
+		}
+		return m, nil
 	}
 	img, _, err := image.Decode(bytes.NewReader(data))
 	if err != nil {

@@ -3,6 +3,8 @@ package pdq
 import (
 	"image"
 	"image/color"
+
+	"github.com/vouchsafe/vouchsafe/internal/imgproc"
 )
 
 // The reference's luminance coefficients (float32, as in its C++).
@@ -42,6 +44,16 @@ func (h *Hasher) fillLuma(img image.Image) {
 		if r.Min == (image.Point{}) && h.fillLumaYCbCr(m) {
 			return
 		}
+	case *imgproc.RGB:
+		for y := 0; y < ht; y++ {
+			row := m.Pix[y*m.Stride : y*m.Stride+3*w]
+			out := dst[y*w : (y+1)*w]
+			for x := range out {
+				p := row[3*x : 3*x+3 : 3*x+3]
+				out[x] = luma(p[0], p[1], p[2])
+			}
+		}
+		return
 	case *image.Gray:
 		for y := 0; y < ht; y++ {
 			row := m.Pix[y*m.Stride : y*m.Stride+w]

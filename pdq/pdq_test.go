@@ -70,20 +70,33 @@ func readImage(t testing.TB, path string) []byte {
 	return b
 }
 
+// decodePure decodes with the standard library only (image/jpeg and this
+// package's libjpeg-style chroma upsampling), as builds without cgo do.
+func decodePure(t testing.TB, data []byte) image.Image {
+	img, _, err := image.Decode(bytes.NewReader(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
 // goNative hides the concrete type so that hashing takes image.Image's
 // generic path (Go's nearest-neighbour chroma, Go's YCbCr conversion).
 type goNative struct{ image.Image }
 
 // TestReferenceVectors hashes every regression image and compares with
-// Meta's C++ hashes. Meta's Python port is 0 to 10 bits away from them;
-// PDQ's match threshold is 31. Images whose quality is below 50 (q0003 and
-// q0004, nearly flat) have unstable hashes in every implementation: Meta's
-// own Python test allows 16 bits there.
+// Meta's C++ hashes. Meta's Python port is 0 to 10 bits away from them (64
+// in total); PDQ's match threshold is 31. Images whose quality is below 50
+// (q0003 and q0004, nearly flat) have unstable hashes in every
+// implementation: Meta's own Python test allows 16 bits there. The bound on
+// the total is what each decoding path achieves today (see the log), so a
+// change that moves the hashes away from Meta's fails here.
 func TestReferenceVectors(t *testing.T) {
 	var h Hasher
-	sumOurs, sumPy, sumNative, wins, ties, losses := 0, 0, 0, 0, 0, 0
+	sum, sumPy, sumPure, sumNative, wins, ties, losses := 0, 0, 0, 0, 0, 0, 0
 	for _, v := range loadVectors(t) {
-		img, err := Decode(readImage(t, v.path))
+		data := readImage(t, v.path)
+		img, err := Decode(data)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -91,13 +104,19 @@ func TestReferenceVectors(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		nat, qn, err := h.Hash(goNative{img})
+		pure := decodePure(t, data)
+		hp, qp, err := h.Hash(pure)
 		if err != nil {
 			t.Fatal(err)
 		}
-		d, dn := Distance(got, v.cpp), Distance(nat, v.cpp)
-		sumOurs += d
+		hn, _, err := h.Hash(goNative{pure})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d, dp, dn := Distance(got, v.cpp), Distance(hp, v.cpp), Distance(hn, v.cpp)
+		sum += d
 		sumPy += v.pythonDist
+		sumPure += dp
 		sumNative += dn
 		switch {
 		case d < v.pythonDist:
@@ -107,23 +126,29 @@ func TestReferenceVectors(t *testing.T) {
 		default:
 			losses++
 		}
-		t.Logf("%-30s quality %3d  distance to C++ %2d (Python port %2d)  Go-native decode: distance %2d, quality delta %+d",
-			v.path, q, d, v.pythonDist, dn, qn-q)
+		t.Logf("%-30s quality %3d  distance to C++ %2d (Python port %2d; ours to Python port %2d)  pure-Go decode %2d (quality %+d)  Go's own chroma %2d",
+			v.path, q, d, v.pythonDist, Distance(got, v.python), dp, qp-q, dn)
 		limit := 10 // the Python port's largest distance on these images
 		if q < 50 {
 			limit = 16
 		}
-		if d > limit {
-			t.Errorf("%s: distance %d to Meta's C++ hash, want at most %d", v.path, d, limit)
+		if d > limit || dp > limit {
+			t.Errorf("%s: distance %d (pure-Go decode %d) to Meta's C++ hash, want at most %d", v.path, d, dp, limit)
 		}
 		if q < 0 || q > 100 {
 			t.Errorf("%s: quality %d out of range", v.path, q)
 		}
 	}
-	t.Logf("total distance to C++: ours %d, Python port %d, ours with Go-native chroma %d; ours closer on %d images, equal on %d, further on %d",
-		sumOurs, sumPy, sumNative, wins, ties, losses)
-	if sumOurs >= sumNative {
-		t.Errorf("libjpeg-style chroma (%d) should beat Go-native decoding (%d) in total", sumOurs, sumNative)
+	t.Logf("total distance to C++: ours %d (libjpeg-turbo decode: %v), pure-Go decode %d, Go's own chroma %d, Meta's Python port %d; ours closer than the Python port on %d images, equal on %d, further on %d",
+		sum, turboJPEG, sumPure, sumNative, sumPy, wins, ties, losses)
+	if turboJPEG && sum > 66 {
+		t.Errorf("total %d with libjpeg-turbo, was 66", sum)
+	}
+	if sumPure > 74 {
+		t.Errorf("total %d with the pure-Go decoder, was 74", sumPure)
+	}
+	if sumPure >= sumNative {
+		t.Errorf("libjpeg-style chroma (%d) should beat Go's own (%d) in total", sumPure, sumNative)
 	}
 }
 
@@ -403,6 +428,11 @@ func FuzzHashBytes(f *testing.F) {
 	f.Add([]byte("GIF89a"))
 	var h Hasher
 	f.Fuzz(func(t *testing.T, b []byte) {
+		// Keep each input cheap: headers claiming more than 4 MP are
+		// left to TestErrors' size check.
+		if cfg, _, err := image.DecodeConfig(bytes.NewReader(b)); err == nil && cfg.Width*cfg.Height > 4<<20 {
+			return
+		}
 		hash, q, err := h.HashBytes(b)
 		if err != nil {
 			return
@@ -419,10 +449,14 @@ func FuzzHashBytes(f *testing.F) {
 }
 
 // TestOwnHashes pins this package's own output on the regression images
-// (hash, quality and the derived FlipY hash), so that optimisations cannot
-// change a single bit unnoticed.
+// (hash, quality and the derived FlipY hash) for this build's JPEG decoder,
+// so that optimisations cannot change a single bit unnoticed.
 func TestOwnHashes(t *testing.T) {
-	f, err := os.Open("testdata/good_go_hashes.csv")
+	name := "testdata/good_go_hashes_purego.csv"
+	if turboJPEG {
+		name = "testdata/good_go_hashes_cgo.csv"
+	}
+	f, err := os.Open(name)
 	if err != nil {
 		t.Fatal(err)
 	}
