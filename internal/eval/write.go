@@ -115,7 +115,7 @@ td,th{border:1px solid #ccc;padding:2px 6px;text-align:right}th{background:#eee}
 			histogramSVG(&b, h, t)
 			b.WriteString("</div>")
 		}
-		b.WriteString("</div><h3>ROC (false-positive rate on a log scale)</h3>")
+		fmt.Fprintf(&b, "</div><h3>ROC (false-positive rate on a log scale)</h3><p class=cap>One curve per transform: recall against the false-positive rate on the %d negative pairs as the distance threshold goes from 0 to %d bits. A rate of 0 is drawn at the left edge; below 1/%d the rate cannot be measured with this many photos.</p>", h.NegativePairs, h.Bits, max(1, h.NegativePairs))
 		rocSVG(&b, h)
 	}
 	b.WriteString("</body></html>\n")
@@ -169,7 +169,7 @@ func rocSVG(b *strings.Builder, h *HasherReport) {
 	yOf := func(t float64) float64 { return 10 + (1-t)*ph }
 	for e := -4; e <= 0; e++ {
 		x := xOf(math.Pow(10, float64(e)))
-		fmt.Fprintf(b, `<line x1="%.1f" y1="10" x2="%.1f" y2="%.1f" stroke="#ddd"/><text x="%.1f" y="%.1f" font-size="10" text-anchor="middle">1e%d</text>`, x, 10+ph, x, x, 10+ph+12, e)
+		fmt.Fprintf(b, `<line x1="%.1f" y1="10" x2="%.1f" y2="%.1f" stroke="#ddd"/><text x="%.1f" y="%.1f" font-size="10" text-anchor="middle">1e%d</text>`, x, x, 10+ph, x, 10+ph+12, e)
 	}
 	for _, v := range []float64{0, 0.5, 1} {
 		fmt.Fprintf(b, `<text x="%g" y="%.1f" font-size="10" text-anchor="end">%.1f</text>`, L-4, yOf(v)+3, v)
@@ -178,7 +178,12 @@ func rocSVG(b *strings.Builder, h *HasherReport) {
 	for i, t := range h.Transforms {
 		fpr, tpr := h.ROC(t)
 		var pts []string
+		// Steps: between two thresholds' false-positive rates, the
+		// lower threshold's recall is what is achievable.
 		for k := range fpr {
+			if k > 0 {
+				pts = append(pts, fmt.Sprintf("%.1f,%.1f", xOf(fpr[k]), yOf(tpr[k-1])))
+			}
 			pts = append(pts, fmt.Sprintf("%.1f,%.1f", xOf(fpr[k]), yOf(tpr[k])))
 		}
 		c := palette[i%len(palette)]
