@@ -118,10 +118,9 @@ func clip8(v int32) uint8 {
 // of the same geometry allocates nothing. A Resizer is not safe for
 // concurrent use; give each goroutine its own. The zero value is ready.
 type Resizer struct {
-	axes   []*axis // small cache of coefficient tables
-	tmp    []uint8
-	acc    []int32
-	planes []int32
+	axes []*axis // small cache of coefficient tables
+	tmp  []uint8
+	acc  []int32
 }
 
 // maxCachedAxes bounds the coefficient cache of a Resizer.
@@ -193,52 +192,34 @@ func (r *Resizer) Resize(dst, src *RGB) error {
 	return nil
 }
 
-// horizontalRow filters one row of RGB pixels. It splits the row into
-// three planes first so that the tap loops have no bounds checks.
+// horizontalRow filters one row of RGB pixels.
 func (r *Resizer) horizontalRow(dst, src []uint8, a *axis) {
-	w := len(src) / 3
-	if cap(r.planes) < 3*w {
-		r.planes = make([]int32, 3*w)
-	}
-	pr, pg, pb := r.planes[:w], r.planes[w:2*w], r.planes[2*w:3*w]
-	src = src[:3*w]
-	for x := range pr {
-		p := src[3*x : 3*x+3 : 3*x+3]
-		pr[x], pg[x], pb[x] = int32(p[0]), int32(p[1]), int32(p[2])
-	}
 	ks := a.ksize
 	dst = dst[:3*a.out]
 	for xx := 0; xx < a.out; xx++ {
 		n := int(a.n[xx])
-		k := a.k[xx*ks : xx*ks+n]
-		st := int(a.start[xx])
-		rr := pr[st : st+n]
-		gg := pg[st : st+n]
-		bb := pb[st : st+n]
-		s0, s1, s2 := dot(k, rr), dot(k, gg), dot(k, bb)
+		st := 3 * int(a.start[xx])
+		s0, s1, s2 := dot3(a.k[xx*ks:xx*ks+n], src[st:st+3*n])
 		d := dst[3*xx : 3*xx+3 : 3*xx+3]
 		d[0], d[1], d[2] = clip8(s0), clip8(s1), clip8(s2)
 	}
 }
 
-// dot returns the rounding offset plus the dot product of taps k and
-// samples p, in four independent partial sums (integer addition is
-// associative, so the result is Pillow's).
-func dot(k, p []int32) int32 {
-	p = p[:len(k)]
-	var a, b, c, d int32
-	i := 0
-	for ; i+4 <= len(k); i += 4 {
-		kk, pp := k[i:i+4:i+4], p[i:i+4:i+4]
-		a += kk[0] * pp[0]
-		b += kk[1] * pp[1]
-		c += kk[2] * pp[2]
-		d += kk[3] * pp[3]
+// dot3 returns the rounding offset plus the dot products of taps k with
+// the red, green and blue samples of the interleaved pixels s. It is kept
+// out of line so that its accumulators stay in registers.
+//
+//go:noinline
+func dot3(k []int32, s []uint8) (r, g, b int32) {
+	r, g, b = 1<<(precisionBits-1), 1<<(precisionBits-1), 1<<(precisionBits-1)
+	for len(k) > 0 && len(s) >= 3 {
+		c := k[0]
+		r += int32(s[0]) * c
+		g += int32(s[1]) * c
+		b += int32(s[2]) * c
+		k, s = k[1:], s[3:]
 	}
-	for ; i < len(k); i++ {
-		a += k[i] * p[i]
-	}
-	return 1<<(precisionBits-1) + a + b + c + d
+	return r, g, b
 }
 
 // vertical filters the columns of src (whose row 0 is input row `first`)
