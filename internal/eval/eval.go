@@ -12,7 +12,10 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
+	"runtime"
 	"sort"
+	"sync"
+	"sync/atomic"
 
 	"github.com/vouchsafe/vouchsafe/pdq"
 )
@@ -89,9 +92,10 @@ func Run(photos []Photo, hashers []Hasher, transforms []Transform) (*Report, err
 			rep.Skipped = append(rep.Skipped, fmt.Sprintf("%s: %v", p.Name, err))
 			continue
 		}
+		rgba := toRGBA(img) // once, so that the transforms take draw's fast paths
 		vs := make([][]byte, len(transforms))
 		for i, t := range transforms {
-			if b, err := t.Apply(img); err == nil {
+			if b, err := t.Apply(rgba); err == nil {
 				vs[i] = b
 			}
 		}
@@ -251,18 +255,31 @@ func (PDQ) Name() string { return "pdq" }
 // Bits returns 256.
 func (PDQ) Bits() int { return pdq.Bits }
 
-// Hash hashes each image with PDQ.
+// Hash hashes each image with PDQ, one goroutine per CPU.
 func (PDQ) Hash(images [][]byte) ([][]byte, []error) {
-	var h pdq.Hasher
 	out := make([][]byte, len(images))
 	errs := make([]error, len(images))
-	for i, b := range images {
-		v, _, err := h.HashBytes(b)
-		if err != nil {
-			errs[i] = err
-			continue
-		}
-		out[i] = v[:]
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), max(1, len(images))) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var h pdq.Hasher
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(images) {
+					return
+				}
+				v, _, err := h.HashBytes(images[i])
+				if err != nil {
+					errs[i] = err
+					continue
+				}
+				out[i] = v[:]
+			}
+		}()
 	}
+	wg.Wait()
 	return out, errs
 }

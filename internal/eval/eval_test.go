@@ -140,8 +140,13 @@ func TestTransformsDeterministic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	rgba := toRGBA(img)
+	before := append([]uint8(nil), rgba.Pix...)
 	for _, tr := range Transforms() {
-		a, err1 := tr.Apply(img)
+		a, err1 := tr.Apply(rgba)
+		if !bytes.Equal(rgba.Pix, before) {
+			t.Fatalf("%s modified its input", tr.Name)
+		}
 		b, err2 := tr.Apply(img)
 		if err1 != nil || err2 != nil || !bytes.Equal(a, b) {
 			t.Errorf("%s: not deterministic (%v %v)", tr.Name, err1, err2)

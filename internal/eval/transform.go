@@ -61,11 +61,12 @@ func Transforms() []Transform {
 	}
 	ts = append(ts,
 		Transform{"flip", func(src image.Image) ([]byte, error) {
-			b := src.Bounds()
-			dst := image.NewRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
-			for y := 0; y < b.Dy(); y++ {
-				for x := 0; x < b.Dx(); x++ {
-					dst.Set(b.Dx()-1-x, y, src.At(b.Min.X+x, b.Min.Y+y))
+			in := toRGBA(src)
+			w, h := in.Rect.Dx(), in.Rect.Dy()
+			dst := image.NewRGBA(image.Rect(0, 0, w, h))
+			for y := 0; y < h; y++ {
+				for x := 0; x < w; x++ {
+					copy(dst.Pix[y*dst.Stride+4*(w-1-x):][:4], in.Pix[y*in.Stride+4*x:][:4])
 				}
 			}
 			return encodePNG(dst)
@@ -97,7 +98,12 @@ func Transforms() []Transform {
 	return ts
 }
 
+// toRGBA returns src as an *image.RGBA at the origin (src itself when it
+// already is one).
 func toRGBA(src image.Image) *image.RGBA {
+	if m, ok := src.(*image.RGBA); ok && m.Rect.Min == (image.Point{}) {
+		return m
+	}
 	b := src.Bounds()
 	dst := image.NewRGBA(image.Rect(0, 0, b.Dx(), b.Dy()))
 	draw.Draw(dst, dst.Bounds(), src, b.Min, draw.Src)
@@ -192,7 +198,9 @@ func gaussianBlur(src image.Image, sigma float64) *image.RGBA {
 // overlayText writes text in white on a black band across the lower part
 // of the image, the glyphs scaled to about 1/12 of the image height.
 func overlayText(src image.Image, text string) *image.RGBA {
-	dst := toRGBA(src)
+	in := toRGBA(src)
+	dst := image.NewRGBA(in.Rect)
+	copy(dst.Pix, in.Pix) // never draw on the caller's image
 	w, h := dst.Rect.Dx(), dst.Rect.Dy()
 	face := basicfont.Face7x13
 	tw := font.MeasureString(face, text).Ceil()
