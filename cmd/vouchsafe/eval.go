@@ -26,7 +26,7 @@ func runEval(env *cliEnv, args []string) int {
 	fs := newFlagSet(env, "eval", "[flags] -o DIR PATH... (photos or folders of photos)")
 	var (
 		models modelList
-		seed   = fs.String("seed", "", "seed file for a model file (NeuralHash format)")
+		seed   = fs.String("seed", "", "seed file for the model files (NeuralHash format); the embedded models keep theirs")
 		withPD = fs.Bool("pdq", false, "also evaluate PDQ")
 		outDir = fs.String("o", "", "write report.json, report.csv and report.html to this folder (required)")
 		device = fs.String("device", "cpu", "execution provider for the models: auto, cpu, cuda or coreml")
@@ -61,7 +61,11 @@ func runEval(env *cliEnv, args []string) int {
 	}
 	var hashers []eval.Hasher
 	for _, m := range models {
-		h, err := engine.NewHasher(engine.Options{Model: m, Seed: *seed, Device: *device, ORTLibrary: *ortLib})
+		o := engine.Options{Model: m, Device: *device, ORTLibrary: *ortLib}
+		if m != "default" && m != "bench" {
+			o.Seed = *seed // the embedded models keep their own seeds
+		}
+		h, err := engine.NewHasher(o)
 		if err != nil {
 			return usageErr(env, "eval", err)
 		}
