@@ -468,3 +468,23 @@ func blockDiff(a, b *RGB, n int) float64 {
 	}
 	return sum / float64(cnt)
 }
+
+// TestPrepareNoAllocs checks that the hot path reuses its buffers: after a
+// first call, preparing a JPEG through libjpeg-turbo allocates nothing.
+func TestPrepareNoAllocs(t *testing.T) {
+	if !haveTurbo {
+		t.Skip("image/jpeg allocates per image")
+	}
+	data := readFile(t, "../../testdata/photos/retina.jpg")
+	dst := make([]float32, TensorLen)
+	for _, opts := range []Options{{}, {Exact: true}, {AutoOrient: true}} {
+		p := NewPreparer(opts)
+		if _, err := p.Prepare(data, dst); err != nil {
+			t.Fatal(err)
+		}
+		if n := testing.AllocsPerRun(50, func() { p.Prepare(data, dst) }); n != 0 {
+			t.Errorf("%+v: %v allocations per Prepare of a JPEG", opts, n)
+		}
+		p.Close()
+	}
+}

@@ -22,10 +22,15 @@ const haveTurbo = true
 // turboDecoder decodes JPEG through the TurboJPEG API of libjpeg-turbo with
 // its defaults (accurate integer IDCT, fancy upsampling), which Pillow's
 // libjpeg-turbo also uses, so full-size output matches Pillow's pixels.
+// TJFLAG_LIMITSCANS refuses progressive JPEGs of more than 500 scans, a
+// cheap way to make a tiny file cost minutes of CPU.
 type turboDecoder struct {
 	h       C.tjhandle
 	factors []C.tjscalingfactor
 	cmyk    []uint8 // scratch for CMYK JPEGs
+	// hdr receives width, height, subsampling and colour space; a field so
+	// that taking its address does not allocate per image.
+	hdr [4]C.int
 }
 
 func newTurboDecoder() *turboDecoder {
@@ -62,13 +67,17 @@ func scaled(n int, f C.tjscalingfactor) int {
 func (d *turboDecoder) decode(data []byte, dst *RGB, info *Info, minSide, maxPixels int) (bool, error) {
 	fail := func(err error) (bool, error) { return false, &FormatError{Format: "jpeg", Err: err} }
 	src := (*C.uchar)(unsafe.Pointer(&data[0]))
-	var w, h, sub, cs C.int
-	if C.tjDecompressHeader3(d.h, src, C.ulong(len(data)), &w, &h, &sub, &cs) != 0 {
+	// TurboJPEG reports success without touching the outputs for a stream
+	// that ends before its frame header (libjpeg's "tables only"), so
+	// start from zero.
+	d.hdr = [4]C.int{}
+	if C.tjDecompressHeader3(d.h, src, C.ulong(len(data)), &d.hdr[0], &d.hdr[1], &d.hdr[2], &d.hdr[3]) != 0 {
 		return fail(fmt.Errorf("%s", d.errorString()))
 	}
+	w, h, cs := d.hdr[0], d.hdr[1], d.hdr[3]
 	info.Width, info.Height = int(w), int(h)
 	if w <= 0 || h <= 0 {
-		return fail(fmt.Errorf("invalid size %dx%d", w, h))
+		return fail(fmt.Errorf("%w: no frame header", ErrTruncated))
 	}
 	if int64(w)*int64(h) > int64(maxPixels) {
 		return fail(fmt.Errorf("%w: %dx%d pixels", ErrTooLarge, w, h))
@@ -99,14 +108,14 @@ func (d *turboDecoder) decode(data []byte, dst *RGB, info *Info, minSide, maxPix
 		}
 		buf := d.cmyk[:n]
 		rc = C.tjDecompress2(d.h, src, C.ulong(len(data)), (*C.uchar)(unsafe.Pointer(&buf[0])),
-			C.int(sw), C.int(4*sw), C.int(sh), C.TJPF_CMYK, 0)
+			C.int(sw), C.int(4*sw), C.int(sh), C.TJPF_CMYK, C.TJFLAG_LIMITSCANS)
 		if rc == 0 || C.tjGetErrorCode(d.h) == C.TJERR_WARNING {
 			cmykToRGB(dst, buf, sw, sh, jpegAdobe(data))
 		}
 	} else {
 		dst.reshape(sw, sh)
 		rc = C.tjDecompress2(d.h, src, C.ulong(len(data)), (*C.uchar)(unsafe.Pointer(&dst.Pix[0])),
-			C.int(sw), C.int(dst.Stride), C.int(sh), C.TJPF_RGB, 0)
+			C.int(sw), C.int(dst.Stride), C.int(sh), C.TJPF_RGB, C.TJFLAG_LIMITSCANS)
 	}
 	runtime.KeepAlive(data)
 	if rc != 0 {
