@@ -102,7 +102,11 @@ func runEval(env *cliEnv, args []string) int {
 	for _, s := range rep.Skipped {
 		fmt.Fprintf(env.stderr, "vouchsafe eval: skipped %s\n", s)
 	}
-	fmt.Fprintf(env.stdout, "%d photos, %d negative pairs; recall at FPR 1e-3:\n%s", len(rep.Photos), len(rep.Photos)*(len(rep.Photos)-1)/2, rep.Headline())
+	pairs := len(rep.Photos) * (len(rep.Photos) - 1) / 2
+	fmt.Fprintf(env.stdout, "%d photos, %d negative pairs; recall at FPR 1e-3:\n%s", len(rep.Photos), pairs, rep.Headline())
+	if pairs < 1000 {
+		fmt.Fprintf(env.stdout, "note: %d negative pairs measure false-positive rates down to %.1e only; the thresholds are the largest distances below every negative pair (use more photos for 1e-3 and 1e-4)\n", pairs, 1/float64(max(1, pairs)))
+	}
 	return exitOK
 }
 

@@ -52,7 +52,11 @@ type HasherReport struct {
 	// of distinct originals.
 	Negatives     []int `json:"negatives"`
 	NegativePairs int   `json:"negative_pairs"`
-	Collisions    int   `json:"collisions"` // negative pairs at distance 0
+	// MinFPR is the smallest false-positive rate the negatives can measure
+	// (1/NegativePairs): below it, a threshold only means "under every
+	// negative pair".
+	MinFPR     float64 `json:"min_fpr"`
+	Collisions int     `json:"collisions"` // negative pairs at distance 0
 	// Thresholds[i] is the largest distance t whose false-positive rate
 	// (negatives at distance ≤ t) is at most FPRs[i]; -1 when none is.
 	Thresholds [2]int             `json:"thresholds"`
@@ -141,6 +145,9 @@ func Run(photos []Photo, hashers []Hasher, transforms []Transform) (*Report, err
 			}
 		}
 		hr.Collisions = hr.Negatives[0]
+		if hr.NegativePairs > 0 {
+			hr.MinFPR = 1 / float64(hr.NegativePairs)
+		}
 		for i, f := range FPRs {
 			hr.Thresholds[i] = thresholdAt(hr.Negatives, hr.NegativePairs, f)
 		}
