@@ -475,14 +475,14 @@ func TestPrepareNoAllocs(t *testing.T) {
 	if !haveTurbo {
 		t.Skip("image/jpeg allocates per image")
 	}
-	data := readFile(t, "../../testdata/photos/retina.jpg")
+	data := readFile(t, "../../testdata/photos/hubble_deep_field.jpg")
 	dst := make([]float32, TensorLen)
 	for _, opts := range []Options{{}, {Exact: true}, {AutoOrient: true}} {
 		p := NewPreparer(opts)
 		if _, err := p.Prepare(data, dst); err != nil {
 			t.Fatal(err)
 		}
-		if n := testing.AllocsPerRun(50, func() { p.Prepare(data, dst) }); n != 0 {
+		if n := testing.AllocsPerRun(20, func() { p.Prepare(data, dst) }); n != 0 {
 			t.Errorf("%+v: %v allocations per Prepare of a JPEG", opts, n)
 		}
 		p.Close()
