@@ -522,3 +522,31 @@ func TestJavaPort(t *testing.T) {
 		}
 	}
 }
+
+// TestHalfSize mirrors Meta's Java test: bridge-1 at half size (every other
+// pixel) hashes within a few bits of the original (4 bits there).
+func TestHalfSize(t *testing.T) {
+	img, err := Decode(readImage(t, "dih/bridge-1-original.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := img.Bounds()
+	w, h := r.Dx()/2, r.Dy()/2
+	half := image.NewNRGBA(image.Rect(0, 0, w, h))
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			c := color.NRGBAModel.Convert(img.At(r.Min.X+2*x, r.Min.Y+2*y)).(color.NRGBA)
+			half.SetNRGBA(x, y, c)
+		}
+	}
+	h0, _, _ := FromImage(img)
+	h1, _, err := FromImage(half)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := Distance(h0, h1)
+	t.Logf("bridge-1 at half size: %d bits", d)
+	if d > 8 {
+		t.Errorf("half size moved %d bits", d)
+	}
+}
