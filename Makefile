@@ -31,7 +31,7 @@ test: ort vet
 	$(GO) test -count=1 ./...
 	# The pure-Go build (no cgo): Go decoders, the default model in Go, PDQ.
 	CGO_ENABLED=0 $(GO) build ./...
-	CGO_ENABLED=0 $(GO) test -count=1 ./engine ./cmd/vouchsafe ./pdq
+	CGO_ENABLED=0 $(GO) test -count=1 ./engine ./cmd/vouchsafe ./pdq ./internal/imgproc
 	$(MAKE) fuzz FUZZTIME=$(FUZZTIME)
 
 # Every parser, fuzzed briefly. scripts/fuzz.sh lists the targets.
