@@ -5,7 +5,7 @@ BIN       ?= bin/vouchsafe
 FUZZTIME  ?= 10s
 export VOUCHSAFE_ORT_DIR := $(ORT_DIR)
 
-.PHONY: all build ort ort-cuda demo test test-short fuzz bench models vet clean
+.PHONY: all build ort ort-cuda demo test fuzz bench vsbench gpu-pack models vet clean
 
 all: build
 
@@ -40,6 +40,19 @@ fuzz:
 
 bench: ort
 	$(GO) test -run '^$$' -bench . -benchmem ./...
+
+# Per-stage throughput (decode, inference, hashing, end to end) on a folder of
+# photos, per device; see bench/README.md. PHOTOS=dir DEVICES=cpu,cuda.
+PHOTOS  ?= testdata/photos
+DEVICES ?= cpu
+vsbench: ort
+	$(GO) build -o bin/vsbench ./bench/cmd/vsbench
+	mkdir -p bench/out && bin/vsbench --devices $(DEVICES) --json bench/out/vsbench.json $(PHOTOS)
+
+# Everything a GPU machine needs (binaries, ONNX Runtime, the CUDA provider),
+# split into parts small enough to carry; see bench/README.md.
+gpu-pack: ort-cuda
+	bench/gpu-pack.sh .gpu
 
 # Regenerate the embedded models (a test checks they match what is committed).
 models:
