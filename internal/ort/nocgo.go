@@ -21,6 +21,7 @@ type Options struct {
 	Device  Device
 	Threads int
 	GPU     int
+	Spin    bool
 }
 
 // TensorInfo describes one model input or output.

@@ -56,6 +56,7 @@ type Options struct {
 	Device  Device
 	Threads int // intra-op threads for the CPU provider; 0 lets ONNX Runtime choose
 	GPU     int // device ordinal for CUDA
+	Spin    bool // let CPU threads spin between calls (faster when nothing else runs)
 }
 
 // TensorInfo describes one model input or output. A negative dimension is symbolic.
@@ -106,6 +107,13 @@ func Open(model []byte, name string, o Options) (*Session, error) {
 	}
 	if err := opts.SetGraphOptimizationLevel(onnx.GraphOptimizationLevelEnableAll); err != nil {
 		return nil, err
+	}
+	if o.Device == CPU && !o.Spin {
+		// Decode workers share the cores with inference; ONNX Runtime's
+		// threads would otherwise spin between calls and take their time.
+		if err := opts.AddSessionConfigEntry("session.intra_op.allow_spinning", "0"); err != nil {
+			return nil, err
+		}
 	}
 	if err := appendProvider(opts, o); err != nil {
 		return nil, err
