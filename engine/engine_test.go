@@ -88,8 +88,8 @@ func TestRunDeterministic(t *testing.T) {
 	ps := photos(t)
 	ps = append(ps, ps...) // more than one batch with a short tail
 	var want []Record
-	for _, c := range []struct{ batch, workers int }{{1, 1}, {3, 2}, {16, 4}} {
-		h := newTestHasher(t, Options{Batch: c.batch, Workers: c.workers})
+	for _, c := range []struct{ batch, workers, streams int }{{1, 1, 1}, {3, 2, 3}, {16, 4, 1}} {
+		h := newTestHasher(t, Options{Batch: c.batch, Workers: c.workers, Streams: c.streams})
 		recs := runAll(t, h, ps)
 		if len(recs) != len(ps) {
 			t.Fatalf("batch %d: %d records for %d inputs", c.batch, len(recs), len(ps))

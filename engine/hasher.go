@@ -50,6 +50,9 @@ type Options struct {
 	Batch int
 	// Workers is the number of decode goroutines; 0 means one per CPU.
 	Workers int
+	// Streams is the number of inference calls in flight; 0 means 1 on the
+	// CPU (its threads already use every core) and 2 on a GPU.
+	Streams int
 	// Exact decodes at full size and resizes as the reference does, instead of
 	// letting the JPEG decoder downscale in the DCT domain first.
 	Exact bool
@@ -221,6 +224,16 @@ func (h *Hasher) DefaultBatch() int {
 		return 128
 	}
 	return 16
+}
+
+func (h *Hasher) streams() int {
+	if h.opts.Streams > 0 {
+		return h.opts.Streams
+	}
+	if h.device == ort.CUDA || h.device == ort.CoreML {
+		return 2
+	}
+	return 1
 }
 
 // Embed runs the model on n images in input (n×3×360×360, NCHW, [-1, 1]) and

@@ -56,10 +56,8 @@ func (h *Hasher) Run(ctx context.Context, inputs <-chan Input, emit func(Record)
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	inflight := 3
-	if h.device != "cpu" {
-		inflight = 4
-	}
+	// Enough batches that every stream has one while decode fills two more.
+	inflight := h.streams() + 2
 
 	free := make(chan *batch, inflight)
 	for range inflight {
@@ -192,32 +190,44 @@ func (h *Hasher) Run(ctx context.Context, inputs <-chan Input, emit func(Record)
 		return nil
 	})
 
-	// Inference: one goroutine keeps the device busy; decode overlaps it.
-	g.Go(func() error {
-		defer close(outCh)
-		for b := range inferCh {
-			t0 := time.Now()
-			if err := h.Embed(b.data, b.n, b.emb); err != nil {
-				return err
-			}
-			st.Infer += time.Since(t0)
-			st.Batches++
-			recs := make([]Record, b.n)
-			for i := range b.n {
-				recs[i] = b.recs[i]
-				if recs[i].Err == nil {
-					recs[i].Hash = h.proj.Hash(b.emb[i*EmbeddingSize : (i+1)*EmbeddingSize])
+	// Inference: one goroutine per stream keeps the device busy while decode
+	// fills the other batches; on a GPU two streams overlap copies with compute.
+	var inferNanos atomic.Int64
+	var batches atomic.Int32
+	streams := h.streams()
+	var live atomic.Int32
+	live.Store(int32(streams))
+	for range streams {
+		g.Go(func() error {
+			defer func() {
+				if live.Add(-1) == 0 {
+					close(outCh)
+				}
+			}()
+			for b := range inferCh {
+				t0 := time.Now()
+				if err := h.Embed(b.data, b.n, b.emb); err != nil {
+					return err
+				}
+				inferNanos.Add(int64(time.Since(t0)))
+				batches.Add(1)
+				recs := make([]Record, b.n)
+				for i := range b.n {
+					recs[i] = b.recs[i]
+					if recs[i].Err == nil {
+						recs[i].Hash = h.proj.Hash(b.emb[i*EmbeddingSize : (i+1)*EmbeddingSize])
+					}
+				}
+				free <- b
+				select {
+				case outCh <- recs:
+				case <-ctx.Done():
+					return ctx.Err()
 				}
 			}
-			free <- b
-			select {
-			case outCh <- recs:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}
-		return nil
-	})
+			return nil
+		})
+	}
 
 	// Emit in input order. Slots are assigned in order, so the reorder buffer
 	// holds at most the records of the batches in flight.
@@ -248,5 +258,7 @@ func (h *Hasher) Run(ctx context.Context, inputs <-chan Input, emit func(Record)
 	})
 	err := g.Wait()
 	st.Decode = time.Duration(decodeNanos.Load())
+	st.Infer = time.Duration(inferNanos.Load())
+	st.Batches = int(batches.Load())
 	return st, err
 }

@@ -49,6 +49,7 @@ func runHash(env *cliEnv, args []string) int {
 	fs.IntVar(&o.Threads, "threads", 0, "ONNX Runtime CPU threads (0: one per core)")
 	fs.IntVar(&o.Batch, "batch", 0, "images per inference call (0: 16 on CPU, 128 on GPU)")
 	fs.IntVar(&o.Workers, "workers", 0, "decode workers (0: one per core)")
+	fs.IntVar(&o.Streams, "streams", 0, "inference calls in flight (0: 1 on the CPU, 2 on a GPU)")
 	exact := fs.Bool("exact", false, "decode JPEGs at full size and resize exactly as the reference (the default with a model file)")
 	fast := fs.Bool("fast", false, "let the JPEG decoder downscale in the DCT domain first (the default with the embedded models)")
 	fs.BoolVar(&o.AutoOrient, "auto-orient", false, "apply the EXIF orientation first (the reference does not)")
