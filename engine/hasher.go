@@ -72,6 +72,7 @@ type Hasher struct {
 	fixedBatch int64 // the model's batch dimension if fixed, else 0
 	outPer     int64 // output floats per image (always EmbeddingSize)
 	outShape   func(n int64) []int64
+	passed     string
 }
 
 // ErrModelShape is returned (wrapped) for a model whose input or output does not
@@ -100,6 +101,7 @@ func NewHasher(opts Options) (*Hasher, error) {
 		return nil, fmt.Errorf("seed for model %s: %w", name, err)
 	}
 	var sess session
+	var passed string // why auto passed over a faster device
 	if !ort.Available && name == "default" && (dev == ort.Auto || dev == ort.CPU) {
 		// No cgo, so no ONNX Runtime: the default model also exists in Go.
 		sess = goDefault{}
@@ -107,13 +109,14 @@ func NewHasher(opts Options) (*Hasher, error) {
 		if _, err := ort.Init(opts.ORTLibrary); err != nil {
 			return nil, err
 		}
-		s, err := openOnDevice(onnxBytes, name, dev, opts)
+		s, why, err := openOnDevice(onnxBytes, name, dev, opts)
 		if err != nil {
 			return nil, err
 		}
 		sess = s
+		passed = why
 	}
-	h := &Hasher{opts: opts, name: name, sess: sess, proj: proj, device: sess.Device()}
+	h := &Hasher{opts: opts, name: name, sess: sess, proj: proj, device: sess.Device(), passed: passed}
 	if err := h.checkShapes(); err != nil {
 		sess.Close()
 		return nil, err
@@ -150,29 +153,35 @@ func loadModelFiles(model, seed string) (onnxBytes, seedBytes []byte, name strin
 	return onnxBytes, seedBytes, name, nil
 }
 
-// openOnDevice opens the session on dev; auto tries CUDA, then CoreML on
-// macOS, then the CPU, and reports why a faster device was passed over.
-func openOnDevice(model []byte, name string, dev ort.Device, opts Options) (*ort.Session, error) {
+// openOnDevice opens the session on dev; auto tries CUDA (CoreML on macOS),
+// then the CPU, and says why it passed over the faster device.
+func openOnDevice(model []byte, name string, dev ort.Device, opts Options) (*ort.Session, string, error) {
 	o := ort.Options{Device: dev, Threads: opts.Threads, GPU: opts.GPU}
 	if dev != ort.Auto {
-		return ort.Open(model, name, o)
-	}
-	tries := []ort.Device{ort.CUDA}
-	if runtime.GOOS == "darwin" {
-		tries = []ort.Device{ort.CoreML}
-	}
-	for _, d := range tries {
-		o.Device = d
 		s, err := ort.Open(model, name, o)
-		if err == nil {
-			return s, nil
-		}
-		if opts.Logf != nil {
-			opts.Logf("device auto: %s unavailable (%v); using cpu", d, err)
-		}
+		return s, "", err
 	}
+	o.Device = ort.CUDA
+	if runtime.GOOS == "darwin" {
+		o.Device = ort.CoreML
+	}
+	s, err := ort.Open(model, name, o)
+	if err == nil {
+		return s, "", nil
+	}
+	why := fmt.Sprintf("%s unavailable: %v", o.Device, err)
 	o.Device = ort.CPU
-	return ort.Open(model, name, o)
+	s, err = ort.Open(model, name, o)
+	return s, why, err
+}
+
+// DeviceChoice describes the device in use and, when auto passed over a
+// faster one, why; the CLI prints it once for --device auto.
+func (h *Hasher) DeviceChoice() string {
+	if h.passed != "" {
+		return fmt.Sprintf("%s (%s)", h.device, h.passed)
+	}
+	return string(h.device)
 }
 
 func (h *Hasher) checkShapes() error {

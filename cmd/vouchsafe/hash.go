@@ -88,6 +88,9 @@ func runHash(env *cliEnv, args []string) int {
 			return usageErr(env, "hash", err)
 		}
 		defer nh.Close()
+		if o.Device == "auto" {
+			fmt.Fprintf(env.stderr, "vouchsafe hash: device auto: %s\n", nh.DeviceChoice())
+		}
 		h = neuralHasher{nh}
 	case "pdq":
 		h, err = newPDQHasher(o)
