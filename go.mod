@@ -5,8 +5,10 @@ go 1.26.8
 require github.com/rogpeppe/go-internal v1.16.0
 
 require (
+	filippo.io/nistec v0.0.4 // indirect
 	github.com/bwesterb/go-ristretto v1.2.4 // indirect
 	github.com/cloudflare/circl v1.6.5 // indirect
+	github.com/klauspost/compress v1.20.3 // indirect
 	github.com/yalue/onnxruntime_go v1.27.0 // indirect
 	golang.org/x/crypto v0.54.0 // indirect
 	golang.org/x/image v0.47.0 // indirect

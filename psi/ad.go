@@ -1,0 +1,248 @@
+package psi
+
+import (
+	"errors"
+	"fmt"
+	"image"
+	"image/color"
+
+	"github.com/klauspost/compress/zstd"
+)
+
+// The visual derivative (protocol.md §1, [A]) is a small grayscale version
+// of the image, large enough for a second perceptual hash (PDQ works on
+// 64×64), compressed with zstd. Its encoding is
+//
+//	kind(1) = 0x01 ‖ width(1) ‖ height(1) ‖ bits(1) ‖ zstd frame
+//
+// where the frame holds width·height bytes: each row's samples, quantised to
+// the top `bits` bits, as differences (mod 2^bits) from the sample to their
+// left (the first from the sample above). When a derivative does not fit
+// the space left in the associated data, the encoder degrades
+// deterministically: fewer bits per sample first, then a smaller size.
+
+// DerivativeSide is the side of a full-size visual derivative.
+const DerivativeSide = 64
+
+const derivKind = 0x01
+
+// derivativeLadder is the deterministic degradation order.
+var derivativeLadder = func() [][2]int {
+	var l [][2]int
+	for _, side := range []int{DerivativeSide, 48, 32, 16} {
+		for bits := 8; bits >= 1; bits-- {
+			l = append(l, [2]int{side, bits})
+		}
+	}
+	return l
+}()
+
+// DerivativeEncoder makes visual derivatives. It is safe for concurrent use.
+type DerivativeEncoder struct {
+	enc *zstd.Encoder
+}
+
+// NewDerivativeEncoder returns an encoder; Close releases it.
+func NewDerivativeEncoder() (*DerivativeEncoder, error) {
+	enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedBestCompression),
+		zstd.WithEncoderConcurrency(1), zstd.WithEncoderCRC(false))
+	if err != nil {
+		return nil, err
+	}
+	return &DerivativeEncoder{enc: enc}, nil
+}
+
+// Close releases the encoder's resources.
+func (e *DerivativeEncoder) Close() error { return e.enc.Close() }
+
+// ErrDerivativeTooLarge is returned when even the smallest derivative does
+// not fit.
+var ErrDerivativeTooLarge = errors.New("psi: visual derivative does not fit the associated data")
+
+// Encode returns the derivative of img in at most max bytes
+// (Params.MaxDerivative), degrading deterministically until it fits.
+func (e *DerivativeEncoder) Encode(img image.Image, max int) ([]byte, error) {
+	b := img.Bounds()
+	if b.Dx() < 1 || b.Dy() < 1 {
+		return nil, errors.New("psi: empty image")
+	}
+	var gray *image.Gray
+	side := 0
+	for _, step := range derivativeLadder {
+		if step[0] != side {
+			side = step[0]
+			gray = Downscale(img, side, side)
+		}
+		out := e.encode(gray, step[1])
+		if len(out) <= max {
+			return out, nil
+		}
+	}
+	return nil, ErrDerivativeTooLarge
+}
+
+func (e *DerivativeEncoder) encode(g *image.Gray, bits int) []byte {
+	w, h := g.Rect.Dx(), g.Rect.Dy()
+	res := make([]byte, w*h)
+	shift := uint(8 - bits)
+	mask := byte(1<<bits - 1)
+	for y := 0; y < h; y++ {
+		row := g.Pix[y*g.Stride : y*g.Stride+w]
+		for x := 0; x < w; x++ {
+			q := row[x] >> shift
+			var pred byte
+			switch {
+			case x > 0:
+				pred = row[x-1] >> shift
+			case y > 0:
+				pred = g.Pix[(y-1)*g.Stride] >> shift
+			}
+			res[y*w+x] = (q - pred) & mask
+		}
+	}
+	out := []byte{derivKind, byte(w), byte(h), byte(bits)}
+	return e.enc.EncodeAll(res, out)
+}
+
+// DecodeDerivative decodes a derivative made by DerivativeEncoder.Encode.
+func DecodeDerivative(b []byte) (*image.Gray, error) {
+	if len(b) < 4 {
+		return nil, fmt.Errorf("psi: derivative: %w: %d bytes", ErrLength, len(b))
+	}
+	if b[0] != derivKind {
+		return nil, fmt.Errorf("psi: derivative: unknown kind %d", b[0])
+	}
+	w, h, bits := int(b[1]), int(b[2]), int(b[3])
+	if w < 1 || h < 1 || bits < 1 || bits > 8 {
+		return nil, fmt.Errorf("psi: derivative: bad size %d×%d or %d bits", w, h, bits)
+	}
+	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(uint64(w*h)+1024),
+		zstd.WithDecoderMaxWindow(1<<20))
+	if err != nil {
+		return nil, err
+	}
+	defer dec.Close()
+	res, err := dec.DecodeAll(b[4:], make([]byte, 0, w*h))
+	if err != nil {
+		return nil, fmt.Errorf("psi: derivative: %w", err)
+	}
+	if len(res) != w*h {
+		return nil, fmt.Errorf("psi: derivative: %d samples, want %d", len(res), w*h)
+	}
+	g := image.NewGray(image.Rect(0, 0, w, h))
+	mask := byte(1<<bits - 1)
+	levels := 1<<bits - 1
+	q := make([]byte, w*h)
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			var pred byte
+			switch {
+			case x > 0:
+				pred = q[y*w+x-1]
+			case y > 0:
+				pred = q[(y-1)*w]
+			}
+			v := (res[y*w+x] + pred) & mask
+			q[y*w+x] = v
+			g.Pix[y*g.Stride+x] = byte((int(v)*255 + levels/2) / levels)
+		}
+	}
+	return g, nil
+}
+
+// DecodeAD splits revealed associated data into the perceptual hash and the
+// visual derivative image. When the client sent no derivative it returns the
+// hash, a nil image and ErrNoDerivative.
+func DecodeAD(ad []byte) (Hash, image.Image, error) {
+	h, d, err := splitAD(ad)
+	if err != nil {
+		return h, nil, err
+	}
+	if len(d) == 0 {
+		return h, nil, ErrNoDerivative
+	}
+	g, err := DecodeDerivative(d)
+	if err != nil {
+		return h, nil, err
+	}
+	return h, g, nil
+}
+
+// Downscale returns a w×h grayscale (BT.601 luma) version of img, each
+// output pixel the average of the source pixels it covers (the nearest one
+// when enlarging).
+func Downscale(img image.Image, w, h int) *image.Gray {
+	b := img.Bounds()
+	sw, sh := b.Dx(), b.Dy()
+	lum := luma(img)
+	out := image.NewGray(image.Rect(0, 0, w, h))
+	for oy := 0; oy < h; oy++ {
+		y0, y1 := oy*sh/h, (oy+1)*sh/h
+		if y1 <= y0 {
+			y1 = y0 + 1
+		}
+		for ox := 0; ox < w; ox++ {
+			x0, x1 := ox*sw/w, (ox+1)*sw/w
+			if x1 <= x0 {
+				x1 = x0 + 1
+			}
+			var sum, n int
+			for y := y0; y < y1; y++ {
+				row := lum[y*sw : (y+1)*sw]
+				for x := x0; x < x1; x++ {
+					sum += int(row[x])
+				}
+				n += x1 - x0
+			}
+			out.Pix[oy*out.Stride+ox] = byte((sum + n/2) / n)
+		}
+	}
+	return out
+}
+
+// luma returns img's 8-bit luma, row-major, with fast paths for the common
+// decoder outputs.
+func luma(img image.Image) []byte {
+	b := img.Bounds()
+	w, h := b.Dx(), b.Dy()
+	out := make([]byte, w*h)
+	switch m := img.(type) {
+	case *image.YCbCr:
+		for y := 0; y < h; y++ {
+			copy(out[y*w:(y+1)*w], m.Y[m.YOffset(b.Min.X, b.Min.Y+y):])
+		}
+		return out
+	case *image.Gray:
+		for y := 0; y < h; y++ {
+			copy(out[y*w:(y+1)*w], m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):])
+		}
+		return out
+	case *image.RGBA:
+		for y := 0; y < h; y++ {
+			p := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):]
+			for x := 0; x < w; x++ {
+				out[y*w+x] = lumaOf(p[4*x], p[4*x+1], p[4*x+2])
+			}
+		}
+		return out
+	case *image.NRGBA:
+		for y := 0; y < h; y++ {
+			p := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):]
+			for x := 0; x < w; x++ {
+				out[y*w+x] = lumaOf(p[4*x], p[4*x+1], p[4*x+2])
+			}
+		}
+		return out
+	}
+	for y := 0; y < h; y++ {
+		for x := 0; x < w; x++ {
+			c := color.RGBAModel.Convert(img.At(b.Min.X+x, b.Min.Y+y)).(color.RGBA)
+			out[y*w+x] = lumaOf(c.R, c.G, c.B)
+		}
+	}
+	return out
+}
+
+func lumaOf(r, g, b uint8) uint8 {
+	return uint8((299*int(r) + 587*int(g) + 114*int(b) + 500) / 1000)
+}
