@@ -1,0 +1,307 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/vouchsafe/vouchsafe/psi"
+)
+
+func init() {
+	register(command{name: "db", usage: "build, inspect and verify the blinded hash table (db build|info|verify)", run: runDB})
+}
+
+func runDB(env *cliEnv, args []string) int {
+	if len(args) == 0 {
+		fmt.Fprintln(env.stderr, "usage: vouchsafe db build|info|verify [flags] [args]")
+		return 2
+	}
+	switch args[0] {
+	case "build":
+		return runDBBuild(env, args[1:])
+	case "info":
+		return runDBInfo(env, args[1:])
+	case "verify":
+		return runDBVerify(env, args[1:])
+	case "-h", "--help", "help":
+		fmt.Fprintln(env.stderr, "usage: vouchsafe db build|info|verify [flags] [args]")
+		return 0
+	}
+	fmt.Fprintf(env.stderr, "vouchsafe db: unknown subcommand %q (want build, info or verify)\n", args[0])
+	return 2
+}
+
+// sourceFlags collects repeated --source NAME:JURISDICTION:FILE values.
+type sourceFlags []string
+
+func (s *sourceFlags) String() string     { return strings.Join(*s, ",") }
+func (s *sourceFlags) Set(v string) error { *s = append(*s, v); return nil }
+
+func runDBBuild(env *cliEnv, args []string) int {
+	fs := newFlagSet(env, "db build", "--source NAME:JURISDICTION:FILE ... -o table.vsdb --key server.key")
+	var sources sourceFlags
+	fs.Var(&sources, "source", "hash list `NAME:JURISDICTION:FILE` (one hex hash per line or hashing JSON Lines); repeat")
+	out := fs.String("o", "", "output table `file`")
+	keyPath := fs.String("key", "", "output server key `file` (secret; written with mode 0600)")
+	t := fs.Int("t", psi.DefaultParams.T, "threshold t: decryption needs t+1 real matches")
+	s := fs.Int("s", psi.DefaultParams.S, "DHF capacity s (largest synthetic count per account)")
+	adLen := fs.Int("ad-len", psi.DefaultParams.ADLen, "fixed associated data length in bytes")
+	d := fs.Int("d", 2, "cuckoo hash functions (2 or 3)")
+	load := fs.Float64("load", 0, "table load n/n' (default 0.45 for d=2, 0.85 for d=3)")
+	epoch := fs.Uint64("epoch", 1, "database version")
+	minSources := fs.Int("min-sources", psi.DefaultRule.MinSources, "keep hashes supplied by at least this many sources")
+	minJuris := fs.Int("min-jurisdictions", psi.DefaultRule.MinJurisdictions, "… from at least this many jurisdictions")
+	force := fs.Bool("force", false, "overwrite existing output files")
+	pos, st, ok := parseInterleaved(fs, args)
+	if !ok {
+		return st
+	}
+	if len(pos) != 0 || len(sources) == 0 || *out == "" || *keyPath == "" {
+		fs.Usage()
+		return 2
+	}
+	var srcs []psi.Source
+	for _, spec := range sources {
+		parts := strings.SplitN(spec, ":", 3)
+		if len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
+			return fail(env, "db build", fmt.Errorf("--source %q: want NAME:JURISDICTION:FILE", spec))
+		}
+		f, err := os.Open(parts[2])
+		if err != nil {
+			return fail(env, "db build", err)
+		}
+		hs, err := psi.ReadHashes(f)
+		f.Close()
+		if err != nil {
+			return fail(env, "db build", fmt.Errorf("%s: %v", parts[2], err))
+		}
+		srcs = append(srcs, psi.Source{Name: parts[0], Jurisdiction: parts[1], Hashes: hs})
+	}
+	xs, err := psi.Intersect(srcs, psi.Rule{MinSources: *minSources, MinJurisdictions: *minJuris})
+	if err != nil {
+		return fail(env, "db build", err)
+	}
+	if !*force {
+		for _, p := range []string{*out, *keyPath} {
+			if _, err := os.Stat(p); err == nil {
+				return fail(env, "db build", fmt.Errorf("%s exists (use --force to overwrite)", p))
+			}
+		}
+	}
+	res, err := psi.BuildTable(rand.Reader, xs, psi.TableOptions{
+		Params: psi.Params{T: *t, S: *s, ADLen: *adLen}, D: *d, Load: *load, Epoch: *epoch,
+	})
+	if err != nil {
+		return fail(env, "db build", err)
+	}
+	kb, err := res.Key.MarshalBinary()
+	if err != nil {
+		return fail(env, "db build", err)
+	}
+	if err := writeFileAtomic(*keyPath, kb, 0o600); err != nil {
+		return fail(env, "db build", err)
+	}
+	if err := writeFileAtomic(*out, res.Table.Bytes(), 0o644); err != nil {
+		return fail(env, "db build", err)
+	}
+	if len(res.Dropped) > 0 {
+		// The hashes themselves are database content and are not printed.
+		fmt.Fprintf(env.stderr, "vouchsafe db build: cuckoo insertion dropped %d hashes; they will never match\n", len(res.Dropped))
+	}
+	fmt.Fprintf(env.stdout, "sources: %d, kept after intersection: %d, inserted: %d, dropped: %d\n",
+		len(srcs), len(xs), res.Table.Len(), len(res.Dropped))
+	printTableInfo(env, res.Table)
+	return 0
+}
+
+// tableInfo is db info's JSON form.
+type tableInfo struct {
+	File            string  `json:"file,omitempty"`
+	Bytes           int     `json:"bytes"`
+	Suite           int     `json:"suite"`
+	Epoch           uint64  `json:"epoch"`
+	D               int     `json:"d"`
+	Elements        uint64  `json:"elements"`
+	Slots           uint64  `json:"slots"`
+	Load            float64 `json:"load"`
+	Threshold       int     `json:"threshold"`
+	RequiredMatches int     `json:"required_matches"`
+	DHFCapacity     int     `json:"dhf_capacity"`
+	ADLen           int     `json:"ad_len"`
+	VoucherBytes    int     `json:"voucher_bytes"`
+	Root            string  `json:"root"`
+	DBID            string  `json:"db_id"`
+	FileDigest      string  `json:"file_digest"`
+}
+
+func infoOf(t *psi.Table) tableInfo {
+	root, dig := t.Root(), t.FileDigest()
+	p := t.Params()
+	return tableInfo{
+		Bytes: len(t.Bytes()), Suite: psi.Suite, Epoch: t.Epoch(), D: t.D(), Elements: t.Len(), Slots: t.Slots(),
+		Load: t.Load(), Threshold: p.T, RequiredMatches: p.RequiredMatches(), DHFCapacity: p.S, ADLen: p.ADLen,
+		VoucherBytes: p.VoucherSize(t.D()), Root: hex.EncodeToString(root[:]), DBID: t.DBID().String(),
+		FileDigest: hex.EncodeToString(dig[:]),
+	}
+}
+
+func printTableInfo(env *cliEnv, t *psi.Table) {
+	in := infoOf(t)
+	fmt.Fprintf(env.stdout, "size:        %d bytes (%d slots of 33 bytes, header %d)\n", in.Bytes, in.Slots, t.HeaderSize())
+	fmt.Fprintf(env.stdout, "elements:    %d (load %.3f, d=%d, epoch %d)\n", in.Elements, in.Load, in.D, in.Epoch)
+	fmt.Fprintf(env.stdout, "threshold:   t=%d (decryption needs %d real matches), s=%d, ad_len=%d, voucher %d bytes\n",
+		in.Threshold, in.RequiredMatches, in.DHFCapacity, in.ADLen, in.VoucherBytes)
+	fmt.Fprintf(env.stdout, "root:        %s\n", in.Root)
+	fmt.Fprintf(env.stdout, "db_id:       %s\n", in.DBID)
+	fmt.Fprintf(env.stdout, "file_digest: %s\n", in.FileDigest)
+}
+
+func readTable(path string) (*psi.Table, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	t, err := psi.ParseTable(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return t, nil
+}
+
+func runDBInfo(env *cliEnv, args []string) int {
+	fs := newFlagSet(env, "db info", "[--json] table.vsdb")
+	asJSON := fs.Bool("json", false, "print JSON")
+	pos, st, ok := parseInterleaved(fs, args)
+	if !ok {
+		return st
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return 2
+	}
+	t, err := readTable(pos[0])
+	if err != nil {
+		return fail(env, "db info", err)
+	}
+	if *asJSON {
+		in := infoOf(t)
+		in.File = pos[0]
+		enc := json.NewEncoder(env.stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(in); err != nil {
+			return fail(env, "db info", err)
+		}
+		return 0
+	}
+	printTableInfo(env, t)
+	return 0
+}
+
+func runDBVerify(env *cliEnv, args []string) int {
+	fs := newFlagSet(env, "db verify", "table.vsdb ROOT")
+	pos, st, ok := parseInterleaved(fs, args)
+	if !ok {
+		return st
+	}
+	if len(pos) != 2 {
+		fs.Usage()
+		return 2
+	}
+	root, err := parseRoot(pos[1])
+	if err != nil {
+		return fail(env, "db verify", err)
+	}
+	t, err := readTable(pos[0])
+	if err != nil {
+		return fail(env, "db verify", err)
+	}
+	if err := t.Verify(root); err != nil {
+		return fail(env, "db verify", err)
+	}
+	if err := t.Validate(0); err != nil {
+		return fail(env, "db verify", err)
+	}
+	fmt.Fprintf(env.stdout, "OK %s: root %x, %d slots, every point valid and distinct\n", pos[0], root, t.Slots())
+	return 0
+}
+
+func parseRoot(s string) ([32]byte, error) {
+	var root [32]byte
+	b, err := hex.DecodeString(s)
+	if err != nil || len(b) != 32 {
+		return root, errors.New("root hash must be 64 hex digits")
+	}
+	copy(root[:], b)
+	return root, nil
+}
+
+// writeFileAtomic writes data to a temporary file beside path and renames it.
+func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
+	f, err := os.CreateTemp(dirOf(path), ".vouchsafe-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	ok := false
+	defer func() {
+		if !ok {
+			os.Remove(tmp)
+		}
+	}()
+	if err := f.Chmod(perm); err != nil {
+		f.Close()
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	ok = true
+	return nil
+}
+
+func dirOf(path string) string {
+	if i := strings.LastIndexByte(path, os.PathSeparator); i >= 0 {
+		if i == 0 {
+			return string(os.PathSeparator)
+		}
+		return path[:i]
+	}
+	return "."
+}
+
+// parseInterleaved parses flags that may come before, between or after the
+// positional arguments (`voucher lib.jsonl -o out`), returning the
+// positional ones. A lone "--" ends flag parsing.
+func parseInterleaved(fs *flag.FlagSet, args []string) (pos []string, status int, ok bool) {
+	for {
+		if st, ok := parseFlags(fs, args); !ok {
+			return nil, st, false
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return pos, 0, true
+		}
+		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
+			return append(pos, rest...), 0, true
+		}
+		pos = append(pos, rest[0])
+		args = rest[1:]
+	}
+}

@@ -1,0 +1,227 @@
+package main
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"image/png"
+	"io"
+	"os"
+	"sort"
+	"strings"
+
+	"github.com/vouchsafe/vouchsafe/psi"
+)
+
+func init() {
+	register(command{name: "reconstruct", usage: "test vouchers with the server keys and run the threshold reveal per account", run: runReconstruct})
+}
+
+type keyFlags []string
+
+func (k *keyFlags) String() string     { return strings.Join(*k, ",") }
+func (k *keyFlags) Set(v string) error { *k = append(*k, v); return nil }
+
+// accountReport is one line of reconstruct's JSON Lines output.
+type accountReport struct {
+	Account         string          `json:"account"`
+	Vouchers        uint64          `json:"vouchers"`
+	Matches         int             `json:"match_records"`
+	NonMatches      uint64          `json:"non_matches"`
+	Invalid         uint64          `json:"invalid"`
+	Threshold       int             `json:"threshold"`
+	RequiredMatches int             `json:"required_matches"`
+	Candidates      int             `json:"candidates"`
+	CandidateIDs    []string        `json:"candidate_ids"`
+	AboveThreshold  bool            `json:"above_threshold"`
+	Revealed        []revealedMatch `json:"revealed,omitempty"`
+	SyntheticIDs    []string        `json:"synthetic_ids,omitempty"`
+	Inconsistent    []string        `json:"inconsistent_ids,omitempty"`
+	InvalidAD       []string        `json:"invalid_ad_ids,omitempty"`
+	ExcessSynthetic bool            `json:"excess_synthetic,omitempty"`
+	Errors          []voucherError  `json:"errors,omitempty"`
+}
+
+type revealedMatch struct {
+	ID   string `json:"id"`
+	DBID string `json:"db_id"`
+	Hash string `json:"hash"`
+	// DerivativePNG is the visual derivative as a base64 PNG (absent when
+	// the client sent none); Derivative is the raw derivative blob (base64),
+	// which psi.DecodeDerivative reads.
+	DerivativePNG string `json:"derivative_png,omitempty"`
+	Derivative    string `json:"derivative,omitempty"`
+	Error         string `json:"derivative_error,omitempty"`
+}
+
+type voucherError struct {
+	File  string `json:"file"`
+	Index int    `json:"index"` // 1-based position in the file
+	ID    string `json:"id,omitempty"`
+	Error string `json:"error"`
+}
+
+func runReconstruct(env *cliEnv, args []string) int {
+	fs := newFlagSet(env, "reconstruct", "--key server.key [--key ...] vouchers...")
+	var keys keyFlags
+	fs.Var(&keys, "key", "server key `file` of one table epoch; repeat for several epochs")
+	out := fs.String("o", "", "write the JSON Lines report to `file` (default stdout)")
+	workers := fs.Int("workers", 0, "goroutines (default GOMAXPROCS)")
+	pos, st, ok := parseInterleaved(fs, args)
+	if !ok {
+		return st
+	}
+	if len(pos) == 0 || len(keys) == 0 {
+		fs.Usage()
+		return 2
+	}
+	srv, err := psi.NewServer()
+	if err != nil {
+		return fail(env, "reconstruct", err)
+	}
+	var params *psi.Params
+	for _, path := range keys {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return fail(env, "reconstruct", err)
+		}
+		k := new(psi.ServerKey)
+		if err := k.UnmarshalBinary(b); err != nil {
+			return fail(env, "reconstruct", fmt.Errorf("%s: %w", path, err))
+		}
+		p := k.Params()
+		if params != nil && (p.T != params.T || p.S != params.S) {
+			return fail(env, "reconstruct", fmt.Errorf("%s: t=%d, s=%d differ from the other epochs' t=%d, s=%d", path, p.T, p.S, params.T, params.S))
+		}
+		params = &p
+		if err := srv.AddKey(k); err != nil {
+			return fail(env, "reconstruct", fmt.Errorf("%s: %w", path, err))
+		}
+	}
+	stores := map[string]*psi.AccountStore{}
+	errs := map[string][]voucherError{}
+	status := 0
+	for _, path := range pos {
+		label, vs, ferr := readVoucherFile(path)
+		if label == "" && vs == nil {
+			fmt.Fprintf(env.stderr, "vouchsafe reconstruct: %s: %v\n", path, ferr)
+			status = 1
+			continue
+		}
+		st := stores[label]
+		if st == nil {
+			st = new(psi.AccountStore)
+			stores[label] = st
+		}
+		for i, r := range srv.MatchBatch(vs, *workers) {
+			st.Add(r.Record, r.Err)
+			if r.Err != nil {
+				ve := voucherError{File: path, Index: i + 1, Error: r.Err.Error()}
+				if r.Header != (psi.VoucherHeader{}) {
+					ve.ID = r.Header.ID.String()
+				}
+				errs[label] = append(errs[label], ve)
+				fmt.Fprintf(env.stderr, "vouchsafe reconstruct: %s: voucher %d: %v\n", path, i+1, r.Err)
+			}
+		}
+		if ferr != nil {
+			errs[label] = append(errs[label], voucherError{File: path, Index: len(vs) + 1, Error: ferr.Error()})
+			fmt.Fprintf(env.stderr, "vouchsafe reconstruct: %s: after voucher %d: %v\n", path, len(vs), ferr)
+		}
+	}
+	w := env.stdout
+	var f *os.File
+	if *out != "" {
+		if f, err = os.Create(*out); err != nil {
+			return fail(env, "reconstruct", err)
+		}
+		w = f
+	}
+	labels := make([]string, 0, len(stores))
+	for l := range stores {
+		labels = append(labels, l)
+	}
+	sort.Strings(labels)
+	enc := json.NewEncoder(w)
+	for _, l := range labels {
+		st := stores[l]
+		res, err := st.Reveal(params.T, params.S)
+		if err != nil {
+			return fail(env, "reconstruct", err)
+		}
+		if err := enc.Encode(reportOf(l, st, res, errs[l])); err != nil {
+			return fail(env, "reconstruct", err)
+		}
+	}
+	if f != nil {
+		if err := f.Close(); err != nil {
+			return fail(env, "reconstruct", err)
+		}
+	}
+	return status
+}
+
+// readVoucherFile reads a voucher stream. A corrupt frame ends the file
+// early: the vouchers before it are returned with the error.
+func readVoucherFile(path string) (string, [][]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", nil, err
+	}
+	defer f.Close()
+	r, err := psi.NewVoucherReader(f)
+	if err != nil {
+		return "", nil, err
+	}
+	vs := [][]byte{}
+	for {
+		v, err := r.Next()
+		if errors.Is(err, io.EOF) {
+			return r.Label(), vs, nil
+		}
+		if err != nil {
+			return r.Label(), vs, err
+		}
+		vs = append(vs, v)
+	}
+}
+
+func idStrings(ids []psi.ID) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = id.String()
+	}
+	return out
+}
+
+func reportOf(label string, st *psi.AccountStore, res *psi.RevealResult, errs []voucherError) accountReport {
+	rep := accountReport{
+		Account: label, Vouchers: st.Vouchers, Matches: len(st.Records), NonMatches: st.NonMatches, Invalid: st.Invalid,
+		Threshold: res.Threshold, RequiredMatches: res.RequiredMatches, Candidates: res.Candidates,
+		CandidateIDs: idStrings(res.CandidateIDs), AboveThreshold: res.AboveThreshold,
+		SyntheticIDs: idStrings(res.SyntheticIDs), Inconsistent: idStrings(res.Inconsistent),
+		InvalidAD: idStrings(res.InvalidAD), ExcessSynthetic: res.ExcessSynthetic, Errors: errs,
+	}
+	for i := range res.Revealed {
+		m := &res.Revealed[i]
+		rm := revealedMatch{ID: m.ID.String(), DBID: m.DBID.String()}
+		if h, err := m.Hash(); err == nil {
+			rm.Hash = h.String()
+		}
+		if d, _ := m.Derivative(); len(d) > 0 {
+			rm.Derivative = base64.StdEncoding.EncodeToString(d)
+			if _, img, err := psi.DecodeAD(m.AD); err != nil {
+				rm.Error = err.Error()
+			} else {
+				var buf bytes.Buffer
+				if err := png.Encode(&buf, img); err == nil {
+					rm.DerivativePNG = base64.StdEncoding.EncodeToString(buf.Bytes())
+				}
+			}
+		}
+		rep.Revealed = append(rep.Revealed, rm)
+	}
+	return rep
+}

@@ -1,0 +1,185 @@
+package main
+
+import (
+	"crypto/rand"
+	"fmt"
+	"image"
+	_ "image/gif"  // decoders for --images
+	_ "image/jpeg" //
+	_ "image/png"  //
+	"os"
+	"path/filepath"
+	"runtime"
+	"sync"
+
+	_ "golang.org/x/image/bmp"  //
+	_ "golang.org/x/image/tiff" //
+	_ "golang.org/x/image/webp" //
+
+	"github.com/vouchsafe/vouchsafe/psi"
+)
+
+func init() {
+	register(command{name: "voucher", usage: "make safety vouchers for hashed images against a blinded table", run: runVoucher})
+}
+
+func runVoucher(env *cliEnv, args []string) int {
+	fs := newFlagSet(env, "voucher", "--table table.vsdb --account account.key [--images] HASHES.jsonl -o vouchers")
+	tablePath := fs.String("table", "", "blinded table `file`")
+	acctPath := fs.String("account", "", "account key `file` (its synthetic counter is updated)")
+	out := fs.String("o", "", "output voucher stream `file`")
+	images := fs.Bool("images", false, "attach a visual derivative of each record's image (path from the JSON Lines)")
+	root := fs.String("root", "", "refuse the table unless its Merkle root is this `hex` value")
+	validate := fs.Bool("validate", true, "decode and check every table point before use")
+	rate := fs.Float64("synthetic-rate", -1, "probability p of a synthetic voucher (default ((c_lo+c_hi)/2)/10^4 from the table's t and s)")
+	workers := fs.Int("workers", 0, "goroutines (default GOMAXPROCS)")
+	pos, st, ok := parseInterleaved(fs, args)
+	if !ok {
+		return st
+	}
+	if len(pos) != 1 || *tablePath == "" || *acctPath == "" || *out == "" {
+		fs.Usage()
+		return 2
+	}
+	t, err := readTable(*tablePath)
+	if err != nil {
+		return fail(env, "voucher", err)
+	}
+	if *root != "" {
+		r, err := parseRoot(*root)
+		if err != nil {
+			return fail(env, "voucher", err)
+		}
+		if err := t.Verify(r); err != nil {
+			return fail(env, "voucher", err)
+		}
+	}
+	if *validate {
+		if err := t.Validate(*workers); err != nil {
+			return fail(env, "voucher", err)
+		}
+	}
+	acct, err := loadAccount(*acctPath)
+	if err != nil {
+		return fail(env, "voucher", err)
+	}
+	in, err := os.Open(pos[0])
+	if err != nil {
+		return fail(env, "voucher", err)
+	}
+	recs, skipped, err := psi.ReadHashRecords(in)
+	in.Close()
+	if err != nil {
+		return fail(env, "voucher", fmt.Errorf("%s: %v", pos[0], err))
+	}
+	if skipped > 0 {
+		fmt.Fprintf(env.stderr, "vouchsafe voucher: skipped %d records without a hash\n", skipped)
+	}
+	opts := &psi.ClientOptions{SyntheticRate: *rate, Workers: *workers}
+	if *rate < 0 {
+		opts.SyntheticRate = psi.DefaultSyntheticRate(t.Params())
+	}
+	client, err := psi.NewClient(t, acct, opts)
+	if err != nil {
+		return fail(env, "voucher", err)
+	}
+	trs := make([]psi.Triple, len(recs))
+	for i, rec := range recs {
+		h, _ := psi.ParseHash(rec.Hash)
+		trs[i] = psi.Triple{Hash: h, ID: acct.DeriveID([]byte(rec.Path + "\x00" + rec.Hash))}
+	}
+	if *images {
+		if err := attachDerivatives(trs, recs, filepath.Dir(pos[0]), t.Params().MaxDerivative(), *workers); err != nil {
+			return fail(env, "voucher", err)
+		}
+	}
+	vs, err := client.Vouchers(rand.Reader, trs)
+	if err != nil {
+		return fail(env, "voucher", err)
+	}
+	f, err := os.Create(*out)
+	if err != nil {
+		return fail(env, "voucher", err)
+	}
+	w, err := psi.NewVoucherWriter(f, acct.Label)
+	if err != nil {
+		f.Close()
+		return fail(env, "voucher", err)
+	}
+	for _, v := range vs {
+		if err := w.Write(v); err != nil {
+			f.Close()
+			return fail(env, "voucher", err)
+		}
+	}
+	if err := w.Flush(); err != nil {
+		f.Close()
+		return fail(env, "voucher", err)
+	}
+	if err := f.Close(); err != nil {
+		return fail(env, "voucher", err)
+	}
+	// The synthetic counter moved: keep it for the next run.
+	if err := saveAccount(*acctPath, acct); err != nil {
+		return fail(env, "voucher", err)
+	}
+	fmt.Fprintf(env.stdout, "%d vouchers of %d bytes written to %s (table db_id %s)\n",
+		len(vs), t.Params().VoucherSize(t.D()), *out, t.DBID())
+	return 0
+}
+
+// attachDerivatives loads each record's image and stores its derivative in
+// the triple. Relative paths are tried against the working directory, then
+// against the hash list's directory.
+func attachDerivatives(trs []psi.Triple, recs []psi.HashRecord, listDir string, max, workers int) error {
+	enc, err := psi.NewDerivativeEncoder()
+	if err != nil {
+		return err
+	}
+	defer enc.Close()
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	errs := make([]error, len(trs))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				trs[i].Derivative, errs[i] = derivativeOf(enc, recs[i].Path, listDir, max)
+			}
+		}()
+	}
+	for i := range trs {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			return fmt.Errorf("record %d (%q): %w", i+1, recs[i].Path, err)
+		}
+	}
+	return nil
+}
+
+func derivativeOf(enc *psi.DerivativeEncoder, path, listDir string, max int) ([]byte, error) {
+	if path == "" {
+		return nil, fmt.Errorf("--images needs JSON Lines records with a path")
+	}
+	f, err := os.Open(path)
+	if err != nil && !filepath.IsAbs(path) {
+		f, err = os.Open(filepath.Join(listDir, path))
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	img, _, err := image.Decode(f)
+	if err != nil {
+		return nil, err
+	}
+	return enc.Encode(img, max)
+}
