@@ -60,33 +60,39 @@ var (
 // an invalid voucher (wrong format, unknown epoch, invalid point, two pairs
 // opening, bad inner layer). The work does not depend on which pair opens.
 func (s *Server) Match(v []byte) (*MatchRecord, error) {
+	rec, _, err := s.match(v)
+	return rec, err
+}
+
+// match is Match that also returns the bit mask of the pairs that opened.
+func (s *Server) match(v []byte) (*MatchRecord, int, error) {
 	h, err := ParseVoucherHeader(v)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	k, ok := s.keys[h.DBID]
 	if !ok {
-		return nil, fmt.Errorf("%w %s", ErrUnknownEpoch, h.DBID)
+		return nil, 0, fmt.Errorf("%w %s", ErrUnknownEpoch, h.DBID)
 	}
 	p := k.params
 	if want := p.VoucherSize(k.d); len(v) != want {
-		return nil, fmt.Errorf("psi: voucher: %w: %d bytes, want %d", ErrLength, len(v), want)
+		return nil, 0, fmt.Errorf("psi: voucher: %w: %d bytes, want %d", ErrLength, len(v), want)
 	}
 	prefix := v[:prefixSize]
-	opened := 0
+	opened, mask := 0, 0
 	var rkey [keySize]byte
 	var q, sh nistec.P256Point
 	for j := 0; j < k.d; j++ {
 		pair := v[prefixSize+j*pairSize : prefixSize+(j+1)*pairSize]
 		encQ := pair[:pointSize]
 		if encQ[0] != 2 && encQ[0] != 3 {
-			return nil, fmt.Errorf("psi: voucher pair %d: %w", j, ErrPoint)
+			return nil, 0, fmt.Errorf("psi: voucher pair %d: %w", j, ErrPoint)
 		}
 		if _, err := q.SetBytes(encQ); err != nil {
-			return nil, fmt.Errorf("psi: voucher pair %d: %w", j, ErrPoint)
+			return nil, 0, fmt.Errorf("psi: voucher pair %d: %w", j, ErrPoint)
 		}
 		if _, err := sh.ScalarMult(&q, k.alpha[:]); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 		kj := outerKey(sh.BytesCompressed(), prefix, encQ)
 		var out [keySize]byte
@@ -97,23 +103,24 @@ func (s *Server) Match(v []byte) (*MatchRecord, error) {
 		}
 		subtle.ConstantTimeCopy(ok, rkey[:], out[:])
 		opened += ok
+		mask |= ok << j
 	}
 	if opened == 0 {
-		return nil, nil
+		return nil, 0, nil
 	}
 	if opened > 1 {
-		return nil, ErrDoubleMatch
+		return nil, mask, ErrDoubleMatch
 	}
 	inner, err := newGCM(rkey[:]).Open(nil, zeroNonce[:], v[prefixSize+k.d*pairSize:], prefix)
 	if err != nil {
-		return nil, ErrInnerLayer
+		return nil, mask, ErrInnerLayer
 	}
 	rec, err := parseInner(inner, p)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInnerLayer, err)
+		return nil, 0, fmt.Errorf("%w: %v", ErrInnerLayer, err)
 	}
 	rec.DBID, rec.ID = h.DBID, h.ID
-	return rec, nil
+	return rec, mask, nil
 }
 
 func parseInner(inner []byte, p Params) (*MatchRecord, error) {
