@@ -180,8 +180,32 @@ func Reveal(t, s int, records []*MatchRecord) (*RevealResult, error) {
 			return false
 		}
 		isReal := make([]bool, len(cols))
+		found := make([][]tss.Elem, 0, len(sel))
 		for _, i := range sel {
 			isReal[colSet[i]] = true
+			found = append(found, cols[colSet[i]])
+		}
+		// Real columns span exactly t dimensions; more means the kernel
+		// also covered random columns (more than s of them, §4.5).
+		if rk, err := tss.Rank(found, t, s); err != nil || rk != t {
+			return false
+		}
+		// Columns outside the decoded subset are real iff they stay in
+		// the span of t of the found ones.
+		if len(colSet) < len(cols) {
+			basis := found[:t]
+			inSet := make([]bool, len(cols))
+			for _, c := range colSet {
+				inSet[c] = true
+			}
+			for c := range cols {
+				if inSet[c] {
+					continue
+				}
+				if rk, err := tss.Rank(append(slices.Clone(basis), cols[c]), t, s); err == nil && rk == t {
+					isReal[c] = true
+				}
+			}
 		}
 		var real []*MatchRecord
 		for i, r := range uniq {

@@ -76,26 +76,74 @@ var ErrNoKernel = errors.New("tss: no real subset detected (at most t real colum
 // caller's AEAD check catches. Columns must have distinct x₀ (duplicates are
 // the caller's to remove).
 func Detect(cols [][]Elem, t, s int) ([]int, error) {
+	m := len(cols)
+	a, pivotCol, isPivot, err := rref(cols, t, s)
+	if err != nil {
+		return nil, err
+	}
+	if m == 0 {
+		return nil, ErrNoKernel
+	}
+	// Kernel basis: for each free column f, w_f[f] = 1 and w_f[pivot_i] = −RREF[i][f].
+	in := make([]bool, m)
+	any := false
+	for f := range m {
+		if isPivot[f] {
+			continue
+		}
+		any = true
+		in[f] = true
+		for i, pc := range pivotCol {
+			if a[i*m+f] != 0 {
+				in[pc] = true
+			}
+		}
+	}
+	if !any {
+		return nil, ErrNoKernel
+	}
+	var out []int
+	for k, ok := range in {
+		if ok {
+			out = append(out, k)
+		}
+	}
+	return out, nil
+}
+
+// Rank returns the rank of the expanded (t+s)×m matrix of the columns (see
+// Detect). Real DHF values span a space of dimension exactly t, so a set of
+// at least t real columns has rank t, and a column is consistent with t
+// real ones exactly when adding it leaves the rank at t. Reveal uses this
+// to check Detect's answer (more than s random columns make the kernel
+// cover random columns too) and to classify columns outside a decoded
+// subset.
+func Rank(cols [][]Elem, t, s int) (int, error) {
+	_, pivotCol, _, err := rref(cols, t, s)
+	return len(pivotCol), err
+}
+
+// rref expands the columns and brings the (t+s)×m matrix to reduced
+// row-echelon form over F_ℓ; it returns the row-major matrix, the pivot
+// column of each pivot row and which columns are pivots.
+func rref(cols [][]Elem, t, s int) (a []Elem, pivotCol []int, isPivot []bool, err error) {
 	if t < 1 || s < 1 {
-		return nil, fmt.Errorf("tss: Detect needs t ≥ 1 and s ≥ 1")
+		return nil, nil, nil, fmt.Errorf("tss: Detect needs t ≥ 1 and s ≥ 1")
 	}
 	m := len(cols)
 	rows := t + s
 	for k, c := range cols {
 		if len(c) != s+1 {
-			return nil, fmt.Errorf("tss: column %d has %d elements, want s+1=%d", k, len(c), s+1)
+			return nil, nil, nil, fmt.Errorf("tss: column %d has %d elements, want s+1=%d", k, len(c), s+1)
 		}
 		for _, v := range c {
 			if v >= Modulus {
-				return nil, fmt.Errorf("tss: column %d has an element not below ℓ", k)
+				return nil, nil, nil, fmt.Errorf("tss: column %d has an element not below ℓ", k)
 			}
 		}
 	}
-	if m == 0 {
-		return nil, ErrNoKernel
-	}
 	// Row-major (t+s)×m matrix.
-	a := make([]Elem, rows*m)
+	a = make([]Elem, rows*m)
 	for k, c := range cols {
 		p := Elem(1)
 		for i := range t {
@@ -106,9 +154,8 @@ func Detect(cols [][]Elem, t, s int) ([]int, error) {
 			a[(t+i)*m+k] = c[1+i]
 		}
 	}
-	// Reduced row-echelon form.
-	pivotCol := make([]int, 0, rows)
-	isPivot := make([]bool, m)
+	pivotCol = make([]int, 0, rows)
+	isPivot = make([]bool, m)
 	r := 0
 	for c := 0; c < m && r < rows; c++ {
 		p := -1
@@ -151,29 +198,5 @@ func Detect(cols [][]Elem, t, s int) ([]int, error) {
 		isPivot[c] = true
 		r++
 	}
-	// Kernel basis: for each free column f, w_f[f] = 1 and w_f[pivot_i] = −RREF[i][f].
-	in := make([]bool, m)
-	any := false
-	for f := range m {
-		if isPivot[f] {
-			continue
-		}
-		any = true
-		in[f] = true
-		for i, pc := range pivotCol {
-			if a[i*m+f] != 0 {
-				in[pc] = true
-			}
-		}
-	}
-	if !any {
-		return nil, ErrNoKernel
-	}
-	var out []int
-	for k, ok := range in {
-		if ok {
-			out = append(out, k)
-		}
-	}
-	return out, nil
+	return a, pivotCol, isPivot, nil
 }

@@ -392,3 +392,23 @@ func BenchmarkShamir(b *testing.B) {
 		}
 	})
 }
+
+// Real DHF values span exactly t dimensions; a random column raises the rank.
+func TestRank(t *testing.T) {
+	r := rng(9)
+	for _, c := range []struct{ t, s, real int }{{30, 60, 31}, {30, 60, 90}, {3, 6, 3}, {3, 6, 20}} {
+		d := randomDHF(t, r, c.t, c.s)
+		cols, _ := columns(t, r, d, c.real, 0)
+		rk, err := Rank(cols, c.t, c.s)
+		if err != nil || rk != min(c.t, c.real) {
+			t.Fatalf("%+v: rank %d, %v", c, rk, err)
+		}
+		withRandom, _ := columns(t, r, d, c.real, 1)
+		if rk, _ := Rank(withRandom, c.t, c.s); rk != c.t+1 {
+			t.Fatalf("%+v: rank with a random column %d", c, rk)
+		}
+	}
+	if _, err := Rank([][]Elem{{1}}, 3, 6); err == nil {
+		t.Fatal("short column accepted")
+	}
+}
