@@ -49,8 +49,10 @@ func FalseFlagProbability(q ThresholdQuery, required int) (float64, error) {
 	return binomTail(n, q.FPR, float64(c)), nil
 }
 
-// binomTail is P[Bin(n, f) ≥ c], summing pmf terms upward from c until they
-// fall below 1e-60 of the first.
+// binomTail is P[Bin(n, f) ≥ c] (protocol.md §6.4). Above the mode it sums
+// pmf terms upward from c until they fall below 1e-60 of the first; at or
+// below the mode it returns 1 − P[X < c], summing downward from c−1 (the
+// tail is then at least about one half, so the cancellation is harmless).
 func binomTail(n, f, c float64) float64 {
 	if c <= 0 {
 		return 1
@@ -59,23 +61,35 @@ func binomTail(n, f, c float64) float64 {
 		return 0
 	}
 	lg := func(x float64) float64 { v, _ := math.Lgamma(x); return v }
-	logTerm := lg(n+1) - lg(c+1) - lg(n-c+1) + c*math.Log(f) + (n-c)*math.Log1p(-f)
-	first := math.Exp(logTerm)
-	if first == 0 {
-		// Underflow: report the log-space sum's leading term as 0; the
-		// callers compare with targets ≥ 1e-300.
-		return 0
+	logPMF := func(j float64) float64 {
+		return lg(n+1) - lg(j+1) - lg(n-j+1) + j*math.Log(f) + (n-j)*math.Log1p(-f)
 	}
-	sum, term := first, first
 	ratio := f / (1 - f)
-	for j := c; j < n; j++ {
-		term *= (n - j) / (j + 1) * ratio
+	if c > math.Floor((n+1)*f) {
+		first := math.Exp(logPMF(c))
+		if first == 0 {
+			return 0 // below 1e-308: smaller than any target we accept
+		}
+		sum, term := first, first
+		for j := c; j < n; j++ {
+			term *= (n - j) / (j + 1) * ratio
+			sum += term
+			if term < first*1e-60 || term == 0 {
+				break
+			}
+		}
+		return math.Min(sum, 1)
+	}
+	first := math.Exp(logPMF(c - 1))
+	sum, term := first, first
+	for j := c - 1; j > 0; j-- {
+		term *= j / (n - j + 1) / ratio
 		sum += term
 		if term < first*1e-60 || term == 0 {
 			break
 		}
 	}
-	return math.Min(sum, 1)
+	return math.Max(0, 1-sum)
 }
 
 // ErrNoThreshold is returned when no threshold up to the library size meets

@@ -1,0 +1,337 @@
+package psi
+
+import (
+	"bytes"
+	"errors"
+	"image"
+	"image/color"
+	"io"
+	"math"
+	"strings"
+	"testing"
+)
+
+func TestAccountRoundTrip(t *testing.T) {
+	a, err := NewAccount(drbg("acct-rt"), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Synthetic = 7
+	b, _ := a.MarshalBinary()
+	var a2 Account
+	if err := a2.UnmarshalBinary(b); err != nil {
+		t.Fatal(err)
+	}
+	if a2.seed != a.seed || a2.Synthetic != 7 || a2.Label != "alice" {
+		t.Fatal("account round trip")
+	}
+	if strings.Contains(a.String(), string(a.seed[:4])) {
+		t.Fatal("String shows the seed")
+	}
+	for name, bad := range map[string][]byte{
+		"short":     b[:20],
+		"magic":     append([]byte("XXXX"), b[4:]...),
+		"version":   append(append([]byte{}, b[:4]...), append([]byte{2}, b[5:]...)...),
+		"extended":  append(bytes.Clone(b), 0),
+		"truncated": b[:len(b)-1],
+	} {
+		if err := new(Account).UnmarshalBinary(bad); err == nil {
+			t.Errorf("%s accepted", name)
+		}
+	}
+	if _, err := NewAccount(drbg("x"), strings.Repeat("x", 256)); err == nil {
+		t.Fatal("long label accepted")
+	}
+	if a.DeriveID([]byte("a")) == a.DeriveID([]byte("b")) || a.DeriveID([]byte("a")) != a2.DeriveID([]byte("a")) {
+		t.Fatal("DeriveID")
+	}
+}
+
+func TestServerKeyRoundTrip(t *testing.T) {
+	f := newFixture(t, "keyrt", small, 5)
+	b, _ := f.key.MarshalBinary()
+	if len(b) != ServerKeySize {
+		t.Fatalf("key of %d bytes", len(b))
+	}
+	var k ServerKey
+	if err := k.UnmarshalBinary(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := k.CheckTable(f.table); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(k.String(), string(b[32:40])) {
+		t.Fatal("String shows α")
+	}
+	bad := bytes.Clone(b)
+	copy(bad[32:64], orderBytes[:]) // α = q
+	if err := new(ServerKey).UnmarshalBinary(bad); err == nil {
+		t.Fatal("α = q accepted")
+	}
+	bad = bytes.Clone(b)
+	clear(bad[32:64])
+	if err := new(ServerKey).UnmarshalBinary(bad); err == nil {
+		t.Fatal("α = 0 accepted")
+	}
+	g := newFixture(t, "keyrt2", small, 5)
+	if err := k.CheckTable(g.table); err == nil {
+		t.Fatal("key accepted another table")
+	}
+}
+
+func TestMatchRecordAndStoreRoundTrip(t *testing.T) {
+	f := newFixture(t, "store", small, 20)
+	c := f.client(t, 0)
+	var st AccountStore
+	for i := 0; i < 8; i++ {
+		y := f.members[i]
+		if i%2 == 1 {
+			y = hashN("store-non", i)
+		}
+		v, _ := c.Voucher(drbg("store"), &Triple{Hash: y, ID: idN("store", i)})
+		rec, err := f.server.Match(v)
+		st.Add(rec, err)
+	}
+	st.Add(nil, ErrPoint)
+	if st.Vouchers != 9 || st.NonMatches != 4 || st.Invalid != 1 || len(st.Records) != 4 {
+		t.Fatalf("store %+v", st)
+	}
+	rb, _ := st.Records[0].MarshalBinary()
+	var r MatchRecord
+	if err := r.UnmarshalBinary(rb); err != nil {
+		t.Fatal(err)
+	}
+	if rb2, _ := r.MarshalBinary(); !bytes.Equal(rb, rb2) {
+		t.Fatal("record round trip")
+	}
+	b, _ := st.MarshalBinary()
+	var st2 AccountStore
+	if err := st2.UnmarshalBinary(b); err != nil {
+		t.Fatal(err)
+	}
+	if b2, _ := st2.MarshalBinary(); !bytes.Equal(b, b2) {
+		t.Fatal("store round trip")
+	}
+	// Field checks on records.
+	for name, fn := range map[string]func(b []byte){
+		"r ≥ ℓ":     func(b []byte) { copy(b[8+8+16:], []byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff}) },
+		"x top bit": func(b []byte) { b[8+8+16+8*(small.S+1)] &= 0x7f },
+		"z ≥ q":     func(b []byte) { copy(b[8+8+16+8*(small.S+1)+16:], bytes.Repeat([]byte{0xff}, 32)) },
+		"magic":     func(b []byte) { b[0] = 'X' },
+		"count":     func(b []byte) { b[7] = 1 },
+	} {
+		bad := bytes.Clone(rb)
+		fn(bad)
+		if err := new(MatchRecord).UnmarshalBinary(bad); err == nil {
+			t.Errorf("record with %s accepted", name)
+		}
+	}
+	for _, n := range []int{0, 10, len(b) - 1} {
+		if err := new(AccountStore).UnmarshalBinary(b[:n]); err == nil {
+			t.Errorf("store truncated to %d accepted", n)
+		}
+	}
+}
+
+func TestVoucherStream(t *testing.T) {
+	var buf bytes.Buffer
+	w, err := NewVoucherWriter(&buf, "bob")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		if err := w.Write(bytes.Repeat([]byte{byte(i)}, 10+i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Flush()
+	b := buf.Bytes()
+	r, err := NewVoucherReader(bytes.NewReader(b))
+	if err != nil || r.Label() != "bob" {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		v, err := r.Next()
+		if err != nil || len(v) != 10+i {
+			t.Fatalf("frame %d: %v", i, err)
+		}
+	}
+	if _, err := r.Next(); err != io.EOF {
+		t.Fatalf("end: %v", err)
+	}
+	r, _ = NewVoucherReader(bytes.NewReader(b[:len(b)-2]))
+	r.Next()
+	r.Next()
+	if _, err := r.Next(); !errors.Is(err, ErrCorruptFrame) {
+		t.Fatalf("truncated: %v", err)
+	}
+	if _, err := NewVoucherReader(bytes.NewReader([]byte("VSVX"))); err == nil {
+		t.Fatal("bad header accepted")
+	}
+}
+
+func TestDerivative(t *testing.T) {
+	enc, err := NewDerivativeEncoder()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer enc.Close()
+	// A smooth 200×150 image: full quality fits 4 KB.
+	img := image.NewRGBA(image.Rect(0, 0, 200, 150))
+	for y := 0; y < 150; y++ {
+		for x := 0; x < 200; x++ {
+			img.Set(x, y, color.RGBA{uint8(x), uint8(y), uint8(x + y), 255})
+		}
+	}
+	d, err := enc.Encode(img, DefaultParams.MaxDerivative())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d[1] != 64 || d[2] != 64 || d[3] != 8 {
+		t.Fatalf("smooth image: %d×%d at %d bits", d[1], d[2], d[3])
+	}
+	g, err := DecodeDerivative(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Downscale(img, 64, 64)
+	if !bytes.Equal(g.Pix, want.Pix) {
+		t.Fatal("8-bit derivative is not lossless")
+	}
+	// Noise does not compress: the encoder degrades until it fits.
+	noise := image.NewGray(image.Rect(0, 0, 64, 64))
+	rnd := drbg("noise")
+	rnd.Read(noise.Pix)
+	d, err = enc.Encode(noise, 1500)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d) > 1500 || d[3] == 8 {
+		t.Fatalf("noise: %d bytes at %d bits", len(d), d[3])
+	}
+	g, err = DecodeDerivative(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	step := 256 >> d[3]
+	for i := range g.Pix {
+		if diff := int(g.Pix[i]) - int(noise.Pix[i]); diff > step || diff < -step {
+			t.Fatalf("sample %d: %d vs %d at %d bits", i, g.Pix[i], noise.Pix[i], d[3])
+		}
+	}
+	// Deterministic.
+	d2, _ := enc.Encode(noise, 1500)
+	if !bytes.Equal(d, d2) {
+		t.Fatal("derivative not deterministic")
+	}
+	if _, err := enc.Encode(noise, 8); !errors.Is(err, ErrDerivativeTooLarge) {
+		t.Fatalf("tiny budget: %v", err)
+	}
+	// Associated data framing through a real voucher and reveal.
+	ad := make([]byte, 64)
+	ad[1] = byte(len(d) - len(d)) // zero-length derivative
+	if _, _, err := DecodeAD(ad); !errors.Is(err, ErrNoDerivative) {
+		t.Fatalf("empty derivative: %v", err)
+	}
+	for _, bad := range [][]byte{nil, {2, 64, 64, 8}, {1, 0, 64, 8}, {1, 64, 64, 9}, {1, 64, 64, 8, 1, 2, 3}} {
+		if _, err := DecodeDerivative(bad); err == nil {
+			t.Errorf("derivative %x accepted", bad)
+		}
+	}
+}
+
+func TestReadHashRecords(t *testing.T) {
+	in := "# comment\n\n0123456789ABCDEF01234567\n" +
+		`{"path":"a.jpg","hash":"00112233445566778899aabb","width":512,"height":512}` + "\n" +
+		`{"path":"b.jpg","error":"cannot decode"}` + "\n"
+	recs, skipped, err := ReadHashRecords(strings.NewReader(in))
+	if err != nil || len(recs) != 2 || skipped != 1 {
+		t.Fatalf("%v %d %v", recs, skipped, err)
+	}
+	if recs[0].Hash != "0123456789abcdef01234567" || recs[1].Path != "a.jpg" {
+		t.Fatalf("%+v", recs)
+	}
+	for _, bad := range []string{"0123", "zz23456789abcdef01234567", `{"hash":"12"}`, `{"hash":`, "0123456789abcdef0123456789"} {
+		if _, _, err := ReadHashRecords(strings.NewReader(bad)); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+func TestIntersect(t *testing.T) {
+	a, b, c, d := hashN("i", 1), hashN("i", 2), hashN("i", 3), hashN("i", 4)
+	srcs := []Source{
+		{"ncmec", "US", []Hash{a, b, c}},
+		{"other-us", "US", []Hash{b, d}},
+		{"iwf", "UK", []Hash{a, c, c}},
+	}
+	got, _ := Intersect(srcs, DefaultRule)
+	if len(got) != 2 || !(got[0] == a && got[1] == c || got[0] == c && got[1] == a) {
+		t.Fatalf("default rule: %v", got)
+	}
+	// b: two sources, one jurisdiction: kept only when one jurisdiction suffices.
+	got, _ = Intersect(srcs, Rule{MinSources: 2, MinJurisdictions: 1})
+	if len(got) != 3 {
+		t.Fatalf("2 sources any jurisdiction: %v", got)
+	}
+	got, _ = Intersect(srcs, Rule{MinSources: 1, MinJurisdictions: 1})
+	if len(got) != 4 {
+		t.Fatalf("union: %v", got)
+	}
+	if _, err := Intersect(srcs, Rule{}); err == nil {
+		t.Fatal("zero rule accepted")
+	}
+}
+
+// protocol.md §6.4's table (f, N → T at P* = 1e-12) and Apple's figures.
+func TestThreshold(t *testing.T) {
+	table := map[float64][5]int{
+		1e-6: {5, 8, 15, 40, 179},
+		3e-8: {4, 5, 6, 11, 23},
+		1e-5: {8, 15, 40, 179, 1231},
+	}
+	for f, row := range table {
+		for i, want := range row {
+			n := math.Pow(10, float64(4+i))
+			got, err := MinThreshold(ThresholdQuery{FPR: f, Library: n}, 1e-12)
+			if err != nil || got != want {
+				t.Errorf("f=%g N=%g: T=%d (%v), want %d", f, n, got, err, want)
+			}
+		}
+	}
+	for _, c := range []struct {
+		n    float64
+		k, T int
+	}{{5e6, 1, 28}, {5.5e6, 1, 30}, {6e6, 1, 31}, {1e6, 3, 31}, {1e6, 5, 46}, {1e6, 10, 71}} {
+		got, err := MinThreshold(ThresholdQuery{FPR: 1e-6, Library: c.n, Cluster: c.k}, 1e-12)
+		if err != nil || got != c.T {
+			t.Errorf("N=%g k=%d: T=%d (%v), want %d", c.n, c.k, got, err, c.T)
+		}
+	}
+	// Reverse: the largest N for T = 30 lies between 5.5 M and 6 M.
+	n, err := MaxLibrary(1e-6, 1, 30, 1e-12)
+	if err != nil || n < 5.5e6 || n >= 6e6 {
+		t.Fatalf("MaxLibrary = %g (%v)", n, err)
+	}
+	if p, _ := FalseFlagProbability(ThresholdQuery{FPR: 1e-6, Library: n}, 30); p > 1e-12 {
+		t.Fatalf("P at MaxLibrary = %g", p)
+	}
+	if p, _ := FalseFlagProbability(ThresholdQuery{FPR: 1e-6, Library: n + 1}, 30); p <= 1e-12 {
+		t.Fatalf("P above MaxLibrary = %g", p)
+	}
+	for _, q := range []ThresholdQuery{{FPR: 0, Library: 10}, {FPR: 1, Library: 10}, {FPR: 1e-6, Library: 0}, {FPR: 1e-6, Library: 10, Cluster: -1}} {
+		if _, err := MinThreshold(q, 1e-12); err == nil {
+			t.Errorf("%+v accepted", q)
+		}
+	}
+	b := Blur(DefaultParams, DefaultSyntheticRate(DefaultParams), 1000)
+	if math.Abs(b.Mean-4.2) > 1e-9 || math.Abs(b.StdDev-2.045) > 0.01 || b.CapLo != 30 || b.CapHi != 54 {
+		t.Fatalf("blur %+v", b)
+	}
+}
+
+func noiseImage() *image.Gray {
+	g := image.NewGray(image.Rect(0, 0, 80, 70))
+	drbg("noise-image").Read(g.Pix)
+	return g
+}
