@@ -58,6 +58,7 @@ func runDBBuild(env *cliEnv, args []string) int {
 	minSources := fs.Int("min-sources", psi.DefaultRule.MinSources, "keep hashes supplied by at least this many sources")
 	minJuris := fs.Int("min-jurisdictions", psi.DefaultRule.MinJurisdictions, "… from at least this many jurisdictions")
 	force := fs.Bool("force", false, "overwrite existing output files")
+	rootFile := fs.String("root-file", "", "also write the Merkle root (hex) to `file`, for publishing")
 	pos, st, ok := parseInterleaved(fs, args)
 	if !ok {
 		return st
@@ -109,6 +110,12 @@ func runDBBuild(env *cliEnv, args []string) int {
 	}
 	if err := writeFileAtomic(*out, res.Table.Bytes(), 0o644); err != nil {
 		return fail(env, "db build", err)
+	}
+	if *rootFile != "" {
+		root := res.Table.Root()
+		if err := writeFileAtomic(*rootFile, []byte(hex.EncodeToString(root[:])+"\n"), 0o644); err != nil {
+			return fail(env, "db build", err)
+		}
 	}
 	if len(res.Dropped) > 0 {
 		// The hashes themselves are database content and are not printed.
@@ -204,7 +211,7 @@ func runDBInfo(env *cliEnv, args []string) int {
 }
 
 func runDBVerify(env *cliEnv, args []string) int {
-	fs := newFlagSet(env, "db verify", "table.vsdb ROOT")
+	fs := newFlagSet(env, "db verify", "table.vsdb ROOT (64 hex digits, or a file holding them)")
 	pos, st, ok := parseInterleaved(fs, args)
 	if !ok {
 		return st
@@ -231,8 +238,15 @@ func runDBVerify(env *cliEnv, args []string) int {
 	return 0
 }
 
+// parseRoot reads a root hash given as 64 hex digits or as the path of a
+// file holding them.
 func parseRoot(s string) ([32]byte, error) {
 	var root [32]byte
+	if len(s) != 64 {
+		if b, err := os.ReadFile(s); err == nil {
+			s = strings.TrimSpace(string(b))
+		}
+	}
 	b, err := hex.DecodeString(s)
 	if err != nil || len(b) != 32 {
 		return root, errors.New("root hash must be 64 hex digits")

@@ -129,6 +129,7 @@ func runReconstruct(env *cliEnv, args []string) int {
 		if ferr != nil {
 			errs[label] = append(errs[label], voucherError{File: path, Index: len(vs) + 1, Error: ferr.Error()})
 			fmt.Fprintf(env.stderr, "vouchsafe reconstruct: %s: after voucher %d: %v\n", path, len(vs), ferr)
+			status = 1 // the report is still written
 		}
 	}
 	w := env.stdout

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"crypto/rand"
 	"fmt"
 	"image"
@@ -165,19 +166,28 @@ func attachDerivatives(trs []psi.Triple, recs []psi.HashRecord, listDir string, 
 	return nil
 }
 
+// maxImagePixels bounds the images --images decodes (decompression bombs).
+const maxImagePixels = 1 << 28
+
 func derivativeOf(enc *psi.DerivativeEncoder, path, listDir string, max int) ([]byte, error) {
 	if path == "" {
 		return nil, fmt.Errorf("--images needs JSON Lines records with a path")
 	}
-	f, err := os.Open(path)
+	b, err := os.ReadFile(path)
 	if err != nil && !filepath.IsAbs(path) {
-		f, err = os.Open(filepath.Join(listDir, path))
+		b, err = os.ReadFile(filepath.Join(listDir, path))
 	}
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	img, _, err := image.Decode(f)
+	cfg, _, err := image.DecodeConfig(bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Width < 1 || cfg.Height < 1 || int64(cfg.Width)*int64(cfg.Height) > maxImagePixels {
+		return nil, fmt.Errorf("image of %d×%d pixels refused (limit %d)", cfg.Width, cfg.Height, maxImagePixels)
+	}
+	img, _, err := image.Decode(bytes.NewReader(b))
 	if err != nil {
 		return nil, err
 	}

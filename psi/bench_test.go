@@ -1,0 +1,277 @@
+package psi
+
+import (
+	"testing"
+
+	"filippo.io/nistec"
+	"github.com/cloudflare/circl/group"
+
+	"github.com/vouchsafe/vouchsafe/internal/p256"
+)
+
+// Figures: go test -run '^$' -bench . -cpu 1 ./psi/
+// Compare BenchmarkClientVoucher with BenchmarkECSum/client (the same
+// elliptic-curve operations alone) and BenchmarkServerMatch with
+// BenchmarkECOps/nistec/ScalarMult ×2.
+
+func benchFixture(b *testing.B) (*fixture, *Client) {
+	f := newFixture(b, "bench", DefaultParams, 1000)
+	return f, f.client(b, 0)
+}
+
+func BenchmarkClientVoucher(b *testing.B) {
+	f, c := benchFixture(b)
+	d := make([]byte, 3000)
+	for _, kind := range []struct {
+		name  string
+		synth int
+	}{{"real", 0}, {"synthetic", 1}} {
+		b.Run(kind.name, func(b *testing.B) {
+			tr := Triple{Hash: f.members[0], Derivative: d}
+			var seed [32]byte
+			for i := 0; i < b.N; i++ {
+				seed[0], seed[1] = byte(i), byte(i>>8)
+				tr.ID[0] = byte(i)
+				if _, err := c.build(seed, &tr, kind.synth); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkClientVouchers is the throughput of Vouchers on all cores
+// (-cpu sets them); ns/op is per voucher.
+func BenchmarkClientVouchers(b *testing.B) {
+	f, c := benchFixture(b)
+	trs := make([]Triple, b.N)
+	for i := range trs {
+		trs[i] = Triple{Hash: f.members[i%len(f.members)], ID: idN("bv", i)}
+	}
+	b.ResetTimer()
+	if _, err := c.Vouchers(drbg("bench/vs"), trs); err != nil {
+		b.Fatal(err)
+	}
+}
+
+func BenchmarkServerMatch(b *testing.B) {
+	f, c := benchFixture(b)
+	for _, kind := range []struct {
+		name string
+		y    Hash
+	}{{"match", f.members[1]}, {"non-match", hashN("bench-non", 0)}} {
+		v, err := c.Voucher(drbg("bench/m"), &Triple{Hash: kind.y, Derivative: make([]byte, 3000)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(kind.name, func(b *testing.B) {
+			for i := 0; i < b.N; i++ {
+				if _, err := f.server.Match(v); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkServerMatchBatch is MatchBatch's throughput on all cores; ns/op
+// is per voucher.
+func BenchmarkServerMatchBatch(b *testing.B) {
+	f, c := benchFixture(b)
+	var vs [][]byte
+	for i := 0; i < 64; i++ {
+		v, _ := c.Voucher(drbg("bench/mb"), &Triple{Hash: f.members[i%2*i], ID: idN("mb", i)})
+		vs = append(vs, v)
+	}
+	all := make([][]byte, b.N)
+	for i := range all {
+		all[i] = vs[i%len(vs)]
+	}
+	b.ResetTimer()
+	f.server.MatchBatch(all, 0)
+}
+
+func BenchmarkReveal(b *testing.B) {
+	f, c := benchFixture(b)
+	sc := makeScenario(b, f, c, "bench-reveal", DefaultParams.T+1, DefaultParams.S)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		res, _ := Reveal(DefaultParams.T, DefaultParams.S, sc.recs)
+		if !res.AboveThreshold {
+			b.Fatal("not revealed")
+		}
+	}
+}
+
+func BenchmarkBuildTablePerSlot(b *testing.B) {
+	xs := make([]Hash, 450)
+	for i := range xs {
+		xs[i] = hashN("bench-build", i)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		r, err := BuildTable(drbg("bb"), xs, TableOptions{Params: small, Workers: 1})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(r.Table.Slots())/1000, "µs/slot")
+	}
+}
+
+var sinkPoint *nistec.P256Point
+
+// BenchmarkECOps measures single operations of both libraries.
+func BenchmarkECOps(b *testing.B) {
+	scalar := make([]byte, 32)
+	drbg("ec-scalar").Read(scalar)
+	scalar[0] &= 0x7f
+	g := nistec.NewP256Point().SetGenerator()
+	p, _ := nistec.NewP256Point().ScalarBaseMult(scalar)
+	enc := p.BytesCompressed()
+	msg := []byte("0123456789abcdef0123456789ab")
+	b.Run("nistec/ScalarMult", func(b *testing.B) {
+		q := nistec.NewP256Point()
+		for i := 0; i < b.N; i++ {
+			q.ScalarMult(p, scalar)
+		}
+	})
+	b.Run("nistec/ScalarBaseMult", func(b *testing.B) {
+		q := nistec.NewP256Point()
+		for i := 0; i < b.N; i++ {
+			q.ScalarBaseMult(scalar)
+		}
+	})
+	b.Run("nistec/Add", func(b *testing.B) {
+		q := nistec.NewP256Point().Set(p)
+		for i := 0; i < b.N; i++ {
+			q.Add(q, g)
+		}
+	})
+	b.Run("nistec/BytesCompressed", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			_ = p.BytesCompressed()
+		}
+	})
+	b.Run("nistec/SetBytesCompressed", func(b *testing.B) {
+		q := nistec.NewP256Point()
+		for i := 0; i < b.N; i++ {
+			q.SetBytes(enc)
+		}
+	})
+	b.Run("p256/HashToPoint", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			msg[0] = byte(i)
+			sinkPoint, _ = p256.HashToPoint(msg, []byte(dstH))
+		}
+	})
+	cg := group.P256
+	cs := cg.NewScalar()
+	cs.UnmarshalBinary(scalar)
+	cp := cg.NewElement().MulGen(cs)
+	cenc, _ := cp.MarshalBinaryCompress()
+	b.Run("circl/HashToElement", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			msg[0] = byte(i)
+			cg.HashToElement(msg, []byte(dstH))
+		}
+	})
+	b.Run("circl/Mul", func(b *testing.B) {
+		q := cg.NewElement()
+		for i := 0; i < b.N; i++ {
+			q.Mul(cp, cs)
+		}
+	})
+	b.Run("circl/MulGen", func(b *testing.B) {
+		q := cg.NewElement()
+		for i := 0; i < b.N; i++ {
+			q.MulGen(cs)
+		}
+	})
+	b.Run("circl/Add", func(b *testing.B) {
+		q := cg.NewElement().Set(cp)
+		for i := 0; i < b.N; i++ {
+			q.Add(q, cg.Generator())
+		}
+	})
+	b.Run("circl/MarshalBinaryCompress", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			cp.MarshalBinaryCompress()
+		}
+	})
+	b.Run("circl/UnmarshalCompressed", func(b *testing.B) {
+		q := cg.NewElement()
+		for i := 0; i < b.N; i++ {
+			q.UnmarshalBinary(cenc)
+		}
+	})
+}
+
+// BenchmarkECSum runs exactly the elliptic-curve operations of one voucher
+// and nothing else, with the fastest code (nistec plus this module's
+// hash-to-curve): for the client, 1 hash-to-curve, 2 slot decodes, 2 base
+// selects, and per pair 3 variable-base mults (β·B1, β·B2, γ·L), 1
+// G-mult, 2 adds and 2 compressions; for the server, per pair 1 decode, 1
+// mult and 1 compression. It also runs the client's sequence with circl.
+func BenchmarkECSum(b *testing.B) {
+	f, _ := benchFixture(b)
+	t := f.table
+	beta := make([]byte, 32)
+	gamma := make([]byte, 32)
+	drbg("ec-sum").Read(beta)
+	drbg("ec-sum2").Read(gamma)
+	beta[0] &= 0x7f
+	gamma[0] &= 0x7f
+	y := f.members[0]
+	b.Run("client", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			hy, _ := hashPoint(t.nonceH, &y)
+			b1 := nistec.NewP256Point().Select(nistec.NewP256Point().SetGenerator(), hy, 0)
+			for j := 0; j < 2; j++ {
+				pw, _ := decodePoint(t.slotBytes(uint64(j)))
+				b2 := nistec.NewP256Point().Select(t.l, pw, 0)
+				t1, _ := nistec.NewP256Point().ScalarMult(b1, beta)
+				t2, _ := nistec.NewP256Point().ScalarBaseMult(gamma)
+				t1.Add(t1, t2)
+				t3, _ := nistec.NewP256Point().ScalarMult(b2, beta)
+				t4, _ := nistec.NewP256Point().ScalarMult(t.l, gamma)
+				t3.Add(t3, t4)
+				_ = t1.BytesCompressed()
+				_ = t3.BytesCompressed()
+			}
+		}
+	})
+	v, _ := f.client(b, 0).Voucher(drbg("ecsum"), &Triple{Hash: y})
+	b.Run("server", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			for j := 0; j < 2; j++ {
+				q, _ := decodePoint(v[prefixSize+j*pairSize:][:pointSize])
+				q.ScalarMult(q, f.key.alpha[:])
+				_ = q.BytesCompressed()
+			}
+		}
+	})
+	cg := group.P256
+	cb, cgm := cg.NewScalar(), cg.NewScalar()
+	cb.UnmarshalBinary(beta)
+	cgm.UnmarshalBinary(gamma)
+	cl := cg.NewElement()
+	cl.UnmarshalBinary(t.l.BytesCompressed())
+	var msg [28]byte
+	copy(msg[:], t.nonceH)
+	copy(msg[16:], y[:])
+	b.Run("client-circl", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			hy := cg.HashToElement(msg[:], []byte(dstH))
+			for j := 0; j < 2; j++ {
+				pw := cg.NewElement()
+				pw.UnmarshalBinary(t.slotBytes(uint64(j)))
+				q := cg.NewElement().Mul(hy, cb)
+				q.Add(q, cg.NewElement().MulGen(cgm))
+				s := cg.NewElement().Mul(pw, cb)
+				s.Add(s, cg.NewElement().Mul(cl, cgm))
+				q.MarshalBinaryCompress()
+				s.MarshalBinaryCompress()
+			}
+		}
+	})
+}
