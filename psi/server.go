@@ -40,6 +40,26 @@ func (s *Server) AddKey(k *ServerKey) error {
 	return nil
 }
 
+// Params returns the t and s shared by every epoch (with the first epoch's
+// AD_LEN), for Reveal; epochs that disagree on t or s are an error, since
+// their matches cannot add up toward one threshold.
+func (s *Server) Params() (Params, error) {
+	var p Params
+	first := true
+	for _, k := range s.keys {
+		switch {
+		case first:
+			p, first = k.params, false
+		case k.params.T != p.T || k.params.S != p.S:
+			return Params{}, fmt.Errorf("psi: epochs disagree: t=%d, s=%d and t=%d, s=%d", p.T, p.S, k.params.T, k.params.S)
+		}
+	}
+	if first {
+		return Params{}, errors.New("psi: server has no epoch keys")
+	}
+	return p, nil
+}
+
 // Key returns the key of an epoch.
 func (s *Server) Key(id DBID) (*ServerKey, bool) {
 	k, ok := s.keys[id]
