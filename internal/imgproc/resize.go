@@ -44,6 +44,9 @@ type axis struct {
 	start   []int32
 	n       []int32
 	k       []int32
+	// plan is the layout of the taps for the native horizontal kernel,
+	// built on first use (cgo builds only).
+	plan []int32
 }
 
 // newAxis computes Pillow's bicubic coefficients for resampling inSize
@@ -121,7 +124,20 @@ type Resizer struct {
 	axes []*axis // small cache of coefficient tables
 	tmp  []uint8
 	acc  []int32
+	// kernel selects the implementation of the passes; the zero value
+	// picks the fastest one available. Tests set it to compare them.
+	kernel kernel
 }
+
+// kernel names an implementation of the resampling passes.
+type kernel int
+
+const (
+	kernelAuto    kernel = iota // fastest available
+	kernelGo                    // the Go code of this file
+	kernelGeneric               // portable C (cgo builds)
+	kernelAVX2                  // AVX2 C (cgo builds on CPUs with AVX2)
+)
 
 // maxCachedAxes bounds the coefficient cache of a Resizer.
 const maxCachedAxes = 16
@@ -164,9 +180,7 @@ func (r *Resizer) Resize(dst, src *RGB) error {
 	needH := sw != dw
 	needV := sh != dh
 	if !needV {
-		for y := 0; y < sh; y++ {
-			r.horizontalRow(dst.row(y), src.row(y), r.axis(sw, dw))
-		}
+		r.horizontal(dst, src, 0, sh, r.axis(sw, dw))
 		return nil
 	}
 	va := r.axis(sh, dh)
@@ -185,11 +199,17 @@ func (r *Resizer) Resize(dst, src *RGB) error {
 	}
 	tmp := &RGB{Pix: r.tmp[:rows*stride], Stride: stride}
 	tmp.Rect.Max.X, tmp.Rect.Max.Y = dw, rows
-	for y := 0; y < rows; y++ {
-		r.horizontalRow(tmp.row(y), src.row(first+y), ha)
-	}
+	r.horizontal(tmp, src, first, rows, ha)
 	r.vertical(dst, tmp, first, va)
 	return nil
+}
+
+// horizontalGo filters rows first..first+rows-1 of src into rows 0..rows-1
+// of dst.
+func (r *Resizer) horizontalGo(dst, src *RGB, first, rows int, a *axis) {
+	for y := 0; y < rows; y++ {
+		r.horizontalRow(dst.row(y), src.row(first+y), a)
+	}
 }
 
 // horizontalRow filters one row of RGB pixels.
@@ -222,10 +242,10 @@ func dot3(k []int32, s []uint8) (r, g, b int32) {
 	return r, g, b
 }
 
-// vertical filters the columns of src (whose row 0 is input row `first`)
+// verticalGo filters the columns of src (whose row 0 is input row `first`)
 // into dst. It accumulates whole rows so that memory is read sequentially;
 // integer sums do not depend on the order of the terms.
-func (r *Resizer) vertical(dst, src *RGB, first int, a *axis) {
+func (r *Resizer) verticalGo(dst, src *RGB, first int, a *axis) {
 	w := 3 * dst.Rect.Dx()
 	if cap(r.acc) < w {
 		r.acc = make([]int32, w)
