@@ -129,15 +129,21 @@ func BenchmarkPrepareFormats(b *testing.B) {
 	}
 }
 
-// BenchmarkResize measures the Pillow-exact resize alone.
+// BenchmarkResize measures the Pillow-exact resize alone, with each kernel
+// of the build: go (the Go code), c (portable C) and avx2.
 func BenchmarkResize(b *testing.B) {
+	names := map[kernel]string{kernelGo: "go", kernelGeneric: "c", kernelAVX2: "avx2"}
 	for _, sz := range [][2]int{{4032, 3024}, {1008, 756}, {504, 378}} {
 		src := synthetic(sz[0], sz[1])
 		dst := NewRGB(Side, Side)
 		b.Run(itoa(sz[0])+"x"+itoa(sz[1]), func(b *testing.B) {
-			var rs Resizer
-			for b.Loop() {
-				rs.Resize(dst, src)
+			for _, k := range append([]kernel{kernelGo}, nativeKernels...) {
+				b.Run(names[k], func(b *testing.B) {
+					rs := Resizer{kernel: k}
+					for b.Loop() {
+						rs.Resize(dst, src)
+					}
+				})
 			}
 		})
 	}
