@@ -118,8 +118,10 @@ func clip8(v int32) uint8 {
 
 // Resizer resamples RGB images with Pillow's BICUBIC filter, bit for bit.
 // It caches coefficient tables and scratch memory, so resizing many images
-// of the same geometry allocates nothing. A Resizer is not safe for
-// concurrent use; give each goroutine its own. The zero value is ready.
+// of the same geometry allocates nothing. In cgo builds the two passes run
+// in C (with AVX2 where the CPU has it), which computes the same integer
+// sums as the Go code of this file. A Resizer is not safe for concurrent
+// use; give each goroutine its own. The zero value is ready.
 type Resizer struct {
 	axes []*axis // small cache of coefficient tables
 	tmp  []uint8
