@@ -111,7 +111,14 @@ func Decode(data []byte) (image.Image, error) {
 		return nil, fmt.Errorf("%w: %s of %d×%d pixels (at most %d pixels)", ErrTooLarge, format, cfg.Width, cfg.Height, MaxPixels)
 	}
 	if format == "jpeg" && turboJPEG {
-		m, _, err := imgproc.Decode(data)
+		m, ok, err := decodeJPEGRef(data)
+		if err != nil {
+			return nil, fmt.Errorf("pdq: decoding %s image: %w", format, err)
+		}
+		if ok {
+			return m, nil
+		}
+		m, _, err = imgproc.Decode(data)
 		if err != nil {
 			return nil, fmt.Errorf("pdq: decoding %s image: %w", format, err)
 		}
