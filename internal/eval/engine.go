@@ -3,15 +3,13 @@ package eval
 import (
 	"context"
 	"fmt"
-	"os"
-	"path/filepath"
 
 	"github.com/vouchsafe/vouchsafe/engine"
 )
 
 // Engine adapts an engine.Hasher (a NeuralHash-compatible model, 96 bits)
-// to Hasher. The engine hashes files, so each batch is written to a
-// temporary folder first.
+// to Hasher. The images are hashed in memory, through the same pipeline as
+// files (engine.Hasher.HashData).
 type Engine struct {
 	H *engine.Hasher
 }
@@ -22,49 +20,28 @@ func (e Engine) Name() string { return e.H.Name() }
 // Bits returns engine.HashBits.
 func (e Engine) Bits() int { return engine.HashBits }
 
-// Hash hashes the images through the engine's pipeline.
+// Hash hashes the images through the engine's pipeline. If the batch as a
+// whole fails, every image without an error of its own gets the batch's
+// error, since its hash cannot be told from one never computed.
 func (e Engine) Hash(images [][]byte) ([][]byte, []error) {
 	out := make([][]byte, len(images))
 	errs := make([]error, len(images))
-	dir, err := os.MkdirTemp("", "vouchsafe-eval-")
-	if err != nil {
-		for i := range errs {
-			errs[i] = err
-		}
+	if len(images) == 0 {
 		return out, errs
 	}
-	defer os.RemoveAll(dir)
-	in := make(chan engine.Input, len(images))
-	for i, b := range images {
-		p := filepath.Join(dir, fmt.Sprintf("%06d.img", i))
-		if err := os.WriteFile(p, b, 0o600); err != nil {
-			in <- engine.Input{Path: p, Err: err}
-			continue
-		}
-		in <- engine.Input{Path: p}
+	hashes, herrs, err := e.H.HashData(context.Background(), images, nil)
+	if err == nil && (len(hashes) != len(images) || len(herrs) != len(images)) {
+		err = fmt.Errorf("eval: engine returned %d hashes and %d errors for %d images", len(hashes), len(herrs), len(images))
 	}
-	close(in)
-	i := 0
-	_, err = e.H.Run(context.Background(), in, func(r engine.Record) error {
-		if r.Seq >= 0 && int(r.Seq) < len(images) {
-			if r.Err != nil {
-				errs[r.Seq] = r.Err
-			} else {
-				h := r.Hash
-				out[r.Seq] = h[:]
-			}
-		}
-		i++
-		return nil
-	})
-	if err != nil || i != len(images) {
-		if err == nil {
-			err = fmt.Errorf("eval: engine returned %d records for %d images", i, len(images))
-		}
-		for k := range errs {
-			if out[k] == nil && errs[k] == nil {
-				errs[k] = err
-			}
+	for i := range images {
+		switch {
+		case i < len(herrs) && herrs[i] != nil:
+			errs[i] = herrs[i]
+		case err != nil:
+			errs[i] = err
+		case i < len(hashes):
+			h := hashes[i]
+			out[i] = h[:]
 		}
 	}
 	return out, errs
