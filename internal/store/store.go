@@ -1,0 +1,124 @@
+// Package store keeps the reconstructor's per-account state durably: which
+// voucher ids each account has sent, the match records of its matching
+// vouchers (protocol.md §4.1), counts, and the last reveal result.
+//
+// Store is the interface the service uses; Open returns the embedded
+// implementation, a single bbolt file. Every write is one transaction that is
+// fsynced before it returns, so an acknowledged voucher survives a crash, and
+// a voucher id is recorded at most once per account, so a retried upload
+// never counts twice.
+//
+// The store does not parse vouchers or match records: the caller classifies
+// each voucher (Item) and the store files the outcome.
+package store
+
+import (
+	"errors"
+)
+
+// Kind is the server's classification of one voucher.
+type Kind uint8
+
+const (
+	// NonMatch is a voucher whose outer layer opened under no pair: only its
+	// id is kept.
+	NonMatch Kind = 1
+	// Match is a voucher that opened under exactly one pair: its match
+	// record is kept for the reveal.
+	Match Kind = 2
+	// Invalid is a voucher whose outer layer opened but that failed later
+	// (two pairs opening, bad inner layer): only its id is kept.
+	Invalid Kind = 3
+)
+
+// Item is one voucher's outcome, for Add.
+type Item struct {
+	ID   [16]byte
+	Kind Kind
+	// Share names the match record's Shamir share and DHF value (a digest
+	// chosen by the caller). A Match whose id is already stored is kept as a
+	// conflict only when its Share differs, so that the reveal can flag the
+	// id as inconsistent (protocol.md §4.2) while an identical retry is not
+	// stored twice.
+	Share [8]byte
+	// Record is the encoded match record of a Match, nil otherwise.
+	Record []byte
+}
+
+// Status is what Add did with one Item.
+type Status uint8
+
+const (
+	// Added means the id was new: the item was stored and counted.
+	Added Status = 1
+	// Duplicate means the id was already stored: nothing was counted.
+	Duplicate Status = 2
+)
+
+// Counts are an account's totals. Every voucher id counts once.
+type Counts struct {
+	Vouchers   uint64 `json:"vouchers"` // distinct voucher ids
+	Matches    uint64 `json:"matches"`
+	NonMatches uint64 `json:"non_matches"`
+	Invalid    uint64 `json:"invalid"`
+	// Conflicts are match records stored under an id that was already
+	// stored with another share (not counted in Vouchers).
+	Conflicts uint64 `json:"conflicts"`
+}
+
+// Records is the number of stored match records: Matches + Conflicts.
+func (c Counts) Records() uint64 { return c.Matches + c.Conflicts }
+
+// Store is the durable per-account state of the reconstructor. Its methods
+// are safe for concurrent use.
+type Store interface {
+	// Add files the items of one account in a single durable transaction
+	// and reports, per item, whether it was added or a duplicate.
+	Add(account string, items []Item) ([]Status, error)
+	// Counts returns an account's totals; ok is false for an account that
+	// was never stored.
+	Counts(account string) (c Counts, ok bool, err error)
+	// Records returns the encoded match records of an account, in key order.
+	Records(account string) ([][]byte, error)
+	// SetReveal stores the encoded result of the last reveal of an account.
+	SetReveal(account string, result []byte) error
+	// Reveal returns the stored result of the last reveal, or nil.
+	Reveal(account string) ([]byte, error)
+	// Accounts lists the stored accounts in sorted order.
+	Accounts() ([]string, error)
+	// Close flushes and releases the store.
+	Close() error
+}
+
+// Errors returned by the stores.
+var (
+	ErrAccount = errors.New("store: invalid account name")
+	ErrKind    = errors.New("store: invalid item kind")
+	ErrClosed  = errors.New("store: closed")
+)
+
+// MaxAccount bounds an account name's length.
+const MaxAccount = 255
+
+func checkAccount(a string) error {
+	if a == "" || len(a) > MaxAccount {
+		return ErrAccount
+	}
+	return nil
+}
+
+func checkItem(it *Item) error {
+	switch it.Kind {
+	case Match:
+		if len(it.Record) == 0 {
+			return ErrKind
+		}
+	case NonMatch, Invalid:
+		if it.Record != nil {
+			return ErrKind
+		}
+	default:
+		return ErrKind
+	}
+	return nil
+}
