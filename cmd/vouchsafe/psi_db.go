@@ -14,12 +14,12 @@ import (
 )
 
 func init() {
-	register(command{name: "db", usage: "build, inspect and verify the blinded hash table (db build|info|verify)", run: runDB})
+	register(command{name: "db", usage: "build, inspect and verify the blinded hash table (db build|info|verify|second-hash)", run: runDB})
 }
 
 func runDB(env *cliEnv, args []string) int {
 	if len(args) == 0 {
-		fmt.Fprintln(env.stderr, "usage: vouchsafe db build|info|verify [flags] [args]")
+		fmt.Fprintln(env.stderr, "usage: vouchsafe db build|info|verify|second-hash [flags] [args]")
 		return 2
 	}
 	switch args[0] {
@@ -29,11 +29,13 @@ func runDB(env *cliEnv, args []string) int {
 		return runDBInfo(env, args[1:])
 	case "verify":
 		return runDBVerify(env, args[1:])
+	case "second-hash":
+		return runDBSecondHash(env, args[1:])
 	case "-h", "--help", "help":
-		fmt.Fprintln(env.stderr, "usage: vouchsafe db build|info|verify [flags] [args]")
+		fmt.Fprintln(env.stderr, "usage: vouchsafe db build|info|verify|second-hash [flags] [args]")
 		return 0
 	}
-	fmt.Fprintf(env.stderr, "vouchsafe db: unknown subcommand %q (want build, info or verify)\n", args[0])
+	fmt.Fprintf(env.stderr, "vouchsafe db: unknown subcommand %q (want build, info, verify or second-hash)\n", args[0])
 	return 2
 }
 

@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/vouchsafe/vouchsafe/internal/secondhash"
 	"github.com/vouchsafe/vouchsafe/psi"
 )
 
@@ -42,6 +43,9 @@ type accountReport struct {
 	InvalidAD       []string        `json:"invalid_ad_ids,omitempty"`
 	ExcessSynthetic bool            `json:"excess_synthetic,omitempty"`
 	Errors          []voucherError  `json:"errors,omitempty"`
+	// Confirmed, present when the second-hash check ran, counts the
+	// revealed matches it confirmed. Only confirmed matches go to review.
+	Confirmed *int `json:"second_hash_confirmed,omitempty"`
 }
 
 type revealedMatch struct {
@@ -54,6 +58,8 @@ type revealedMatch struct {
 	DerivativePNG string `json:"derivative_png,omitempty"`
 	Derivative    string `json:"derivative,omitempty"`
 	Error         string `json:"derivative_error,omitempty"`
+	// SecondHash is the PDQ check of the derivative (--second-hash).
+	SecondHash *secondhash.Verdict `json:"second_hash,omitempty"`
 }
 
 type voucherError struct {
@@ -69,6 +75,8 @@ func runReconstruct(env *cliEnv, args []string) int {
 	fs.Var(&keys, "key", "server key `file` of one table epoch; repeat for several epochs")
 	out := fs.String("o", "", "write the JSON Lines report to `file` (default stdout)")
 	workers := fs.Int("workers", 0, "goroutines (default GOMAXPROCS)")
+	second := fs.String("second-hash", "", "check every revealed visual derivative against this PDQ list `file` (db second-hash)")
+	secondT := fs.Int("second-hash-threshold", -1, "largest PDQ distance that confirms (default 31)")
 	pos, st, ok := parseInterleaved(fs, args)
 	if !ok {
 		return st
@@ -77,19 +85,23 @@ func runReconstruct(env *cliEnv, args []string) int {
 		fs.Usage()
 		return 2
 	}
+	var list *secondhash.List
+	if *second != "" {
+		l, err := loadSecondHash(*second, *secondT)
+		if err != nil {
+			return fail(env, "reconstruct", err)
+		}
+		list = l
+	}
 	srv, err := psi.NewServer()
 	if err != nil {
 		return fail(env, "reconstruct", err)
 	}
 	var params *psi.Params
 	for _, path := range keys {
-		b, err := os.ReadFile(path)
+		k, err := readServerKey(path)
 		if err != nil {
 			return fail(env, "reconstruct", err)
-		}
-		k := new(psi.ServerKey)
-		if err := k.UnmarshalBinary(b); err != nil {
-			return fail(env, "reconstruct", fmt.Errorf("%s: %w", path, err))
 		}
 		p := k.Params()
 		if params != nil && (p.T != params.T || p.S != params.S) {
@@ -152,7 +164,7 @@ func runReconstruct(env *cliEnv, args []string) int {
 		if err != nil {
 			return fail(env, "reconstruct", err)
 		}
-		if err := enc.Encode(reportOf(l, st, res, errs[l])); err != nil {
+		if err := enc.Encode(reportOf(l, st, res, errs[l], list)); err != nil {
 			return fail(env, "reconstruct", err)
 		}
 	}
@@ -197,13 +209,18 @@ func idStrings(ids []psi.ID) []string {
 	return out
 }
 
-func reportOf(label string, st *psi.AccountStore, res *psi.RevealResult, errs []voucherError) accountReport {
+// reportOf builds an account's report; list, when not nil, is the
+// second-hash check applied to every revealed derivative.
+func reportOf(label string, st *psi.AccountStore, res *psi.RevealResult, errs []voucherError, list *secondhash.List) accountReport {
 	rep := accountReport{
 		Account: label, Vouchers: st.Vouchers, Matches: len(st.Records), NonMatches: st.NonMatches, Invalid: st.Invalid,
 		Threshold: res.Threshold, RequiredMatches: res.RequiredMatches, Candidates: res.Candidates,
 		CandidateIDs: idStrings(res.CandidateIDs), AboveThreshold: res.AboveThreshold,
 		SyntheticIDs: idStrings(res.SyntheticIDs), Inconsistent: idStrings(res.Inconsistent),
 		InvalidAD: idStrings(res.InvalidAD), ExcessSynthetic: res.ExcessSynthetic, Errors: errs,
+	}
+	if list != nil {
+		rep.Confirmed = new(int)
 	}
 	for i := range res.Revealed {
 		m := &res.Revealed[i]
@@ -222,7 +239,27 @@ func reportOf(label string, st *psi.AccountStore, res *psi.RevealResult, errs []
 				}
 			}
 		}
+		if list != nil {
+			v := list.Check(m)
+			rm.SecondHash = &v
+			if v.Confirmed {
+				*rep.Confirmed++
+			}
+		}
 		rep.Revealed = append(rep.Revealed, rm)
 	}
 	return rep
+}
+
+// readServerKey reads a server key file.
+func readServerKey(path string) (*psi.ServerKey, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	k := new(psi.ServerKey)
+	if err := k.UnmarshalBinary(b); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return k, nil
 }

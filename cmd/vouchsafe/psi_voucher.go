@@ -180,6 +180,18 @@ func derivativeOf(enc *psi.DerivativeEncoder, path, listDir string, max int) ([]
 	if err != nil {
 		return nil, err
 	}
+	img, err := decodeDerivativeSource(b)
+	if err != nil {
+		return nil, err
+	}
+	return enc.Encode(img, max)
+}
+
+// decodeDerivativeSource decodes an image for a visual derivative. The
+// client (voucher --images) and the server's second-hash list (db
+// second-hash) decode alike, so that a database image and a client's copy
+// of it give the same derivative.
+func decodeDerivativeSource(b []byte) (image.Image, error) {
 	cfg, _, err := image.DecodeConfig(bytes.NewReader(b))
 	if err != nil {
 		return nil, err
@@ -191,5 +203,5 @@ func derivativeOf(enc *psi.DerivativeEncoder, path, listDir string, max int) ([]
 	if err != nil {
 		return nil, err
 	}
-	return enc.Encode(img, max)
+	return img, nil
 }

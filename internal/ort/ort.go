@@ -54,8 +54,8 @@ func Version() string { return onnx.GetVersion() }
 // Options configure a Session.
 type Options struct {
 	Device  Device
-	Threads int // intra-op threads for the CPU provider; 0 lets ONNX Runtime choose
-	GPU     int // device ordinal for CUDA
+	Threads int  // intra-op threads for the CPU provider; 0 lets ONNX Runtime choose
+	GPU     int  // device ordinal for CUDA
 	Spin    bool // let CPU threads spin between calls (faster when nothing else runs)
 }
 
