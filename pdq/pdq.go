@@ -18,14 +18,15 @@
 // ones, so this package does not.)
 //
 // Decoding matters at the level of a few bits. Meta's C++ tool decodes
-// through libjpeg; so does Decode (and FromBytes) in builds with cgo, with
-// libjpeg-turbo's accurate integer IDCT and "fancy" chroma upsampling.
+// through libjpeg; so does Decode (and FromBytes) in builds with cgo, set up
+// as that tool's ImageMagick front end sets it (floating-point IDCT; 4:2:0
+// chroma upsampled by the scaled IDCT, as IJG libjpeg 7 and later do).
 // Without cgo, image/jpeg decodes, and Hash upsamples the chroma of the
 // *image.YCbCr it returns as libjpeg does (triangular filter, libjpeg's
 // fixed-point YCbCr conversion) rather than as image.YCbCr.At does; what
 // remains is image/jpeg's different IDCT rounding. On Meta's 15 regression
-// images the hashes are 0 to 12 bits (66 in total) from Meta's C++ hashes
-// with libjpeg-turbo, 74 in total with image/jpeg; Meta's Python port is 64
+// images the hashes are 0 to 8 bits (48 in total) from Meta's C++ hashes
+// with the cgo decoder, 74 in total with image/jpeg; Meta's Python port is 64
 // in total.
 //
 // Hashes print as 64 lowercase hex digits in the reference's order: bit k of
