@@ -10,7 +10,7 @@ require (
 	github.com/cloudflare/circl v1.6.5 // indirect
 	github.com/klauspost/compress v1.20.3 // indirect
 	github.com/yalue/onnxruntime_go v1.27.0 // indirect
-	go.etcd.io/bbolt v1.4.3 // indirect
+	go.etcd.io/bbolt v1.4.3
 	golang.org/x/crypto v0.54.0 // indirect
 	golang.org/x/image v0.47.0 // indirect
 	golang.org/x/sync v0.24.0 // indirect

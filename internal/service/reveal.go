@@ -1,0 +1,197 @@
+package service
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"image/png"
+	"time"
+
+	"github.com/vouchsafe/vouchsafe/psi"
+)
+
+// RevealView is the stored result of one account's last reveal. Below the
+// threshold it holds only the candidate count: no ids, nothing that tells
+// real matches from synthetic ones.
+type RevealView struct {
+	At time.Time `json:"at"`
+	// Records is the number of match records the reveal read; the scheduler
+	// skips an account whose record count has not changed since.
+	Records         uint64 `json:"records"`
+	Threshold       int    `json:"threshold"`
+	RequiredMatches int    `json:"required_matches"`
+	Candidates      int    `json:"candidates"`
+	AboveThreshold  bool   `json:"above_threshold"`
+	// The fields below are set only above the threshold (except
+	// ExcessSynthetic, which flags a malicious client at any count).
+	Revealed        []RevealedView `json:"revealed,omitempty"`
+	SyntheticIDs    []string       `json:"synthetic_ids,omitempty"`
+	Inconsistent    []string       `json:"inconsistent_ids,omitempty"`
+	InvalidAD       []string       `json:"invalid_ad_ids,omitempty"`
+	ExcessSynthetic bool           `json:"excess_synthetic,omitempty"`
+	// CorruptRecords counts stored records that no longer parse.
+	CorruptRecords int `json:"corrupt_records,omitempty"`
+}
+
+// RevealedView is one decrypted real match.
+type RevealedView struct {
+	ID   string `json:"id"`
+	DBID string `json:"db_id"`
+	Hash string `json:"hash,omitempty"`
+	// Derivative is the raw visual derivative (base64; psi.DecodeDerivative
+	// reads it) and DerivativePNG the same image as a base64 PNG.
+	Derivative      string `json:"derivative,omitempty"`
+	DerivativePNG   string `json:"derivative_png,omitempty"`
+	DerivativeError string `json:"derivative_error,omitempty"`
+	// SecondHash is the second-hash verdict, when configured.
+	SecondHash any `json:"second_hash,omitempty"`
+}
+
+// RevealAccount runs the threshold step over the account's stored match
+// records (all epochs) and stores the result.
+func (s *Service) RevealAccount(account string) (*RevealView, error) {
+	s.revealMu.Lock()
+	defer s.revealMu.Unlock()
+	start := s.now()
+	v, err := s.reveal(account)
+	s.m.observe(s.mRevealTime, s.now().Sub(start))
+	switch {
+	case err != nil:
+		s.m.inc(s.mReveals, 1, "error")
+		s.log.Error("reveal failed", "account", account, "err", err)
+	case v.AboveThreshold:
+		s.m.inc(s.mReveals, 1, "above")
+		s.log.Info("reveal above threshold", "account", account, "revealed", len(v.Revealed))
+	default:
+		s.m.inc(s.mReveals, 1, "below")
+	}
+	return v, err
+}
+
+func (s *Service) reveal(account string) (*RevealView, error) {
+	raw, err := s.cfg.Store.Records(account)
+	if err != nil {
+		return nil, err
+	}
+	v := &RevealView{At: s.now().UTC(), Records: uint64(len(raw))}
+	recs := make([]*psi.MatchRecord, 0, len(raw))
+	for _, b := range raw {
+		r := new(psi.MatchRecord)
+		if err := r.UnmarshalBinary(b); err != nil {
+			v.CorruptRecords++
+			continue
+		}
+		recs = append(recs, r)
+	}
+	res, err := psi.Reveal(s.params.T, s.params.S, recs)
+	if err != nil {
+		return nil, err
+	}
+	v.Threshold, v.RequiredMatches, v.Candidates = res.Threshold, res.RequiredMatches, res.Candidates
+	v.AboveThreshold, v.ExcessSynthetic = res.AboveThreshold, res.ExcessSynthetic
+	if res.AboveThreshold {
+		v.SyntheticIDs = idStrings(res.SyntheticIDs)
+		v.Inconsistent = idStrings(res.Inconsistent)
+		v.InvalidAD = idStrings(res.InvalidAD)
+		for i := range res.Revealed {
+			v.Revealed = append(v.Revealed, s.revealedView(&res.Revealed[i]))
+		}
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.cfg.Store.SetReveal(account, b); err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+func (s *Service) revealedView(m *psi.RevealedMatch) RevealedView {
+	rv := RevealedView{ID: m.ID.String(), DBID: m.DBID.String()}
+	if h, err := m.Hash(); err == nil {
+		rv.Hash = h.String()
+	}
+	if d, _ := m.Derivative(); len(d) > 0 {
+		rv.Derivative = base64.StdEncoding.EncodeToString(d)
+		if _, img, err := psi.DecodeAD(m.AD); err != nil {
+			rv.DerivativeError = err.Error()
+		} else {
+			var buf bytes.Buffer
+			if err := png.Encode(&buf, img); err == nil {
+				rv.DerivativePNG = base64.StdEncoding.EncodeToString(buf.Bytes())
+			}
+		}
+	}
+	if s.cfg.SecondHash != nil {
+		rv.SecondHash = s.cfg.SecondHash(m)
+	}
+	return rv
+}
+
+func idStrings(ids []psi.ID) []string {
+	if len(ids) == 0 {
+		return nil
+	}
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = id.String()
+	}
+	return out
+}
+
+// RevealAll reveals every account whose match records changed since its
+// last reveal. It stops early when ctx is done and returns the number of
+// accounts revealed.
+func (s *Service) RevealAll(ctx context.Context) (int, error) {
+	accounts, err := s.cfg.Store.Accounts()
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	var firstErr error
+	for _, a := range accounts {
+		if err := ctx.Err(); err != nil {
+			return n, err
+		}
+		c, ok, err := s.cfg.Store.Counts(a)
+		if err != nil || !ok {
+			continue
+		}
+		if last, err := s.cfg.Store.Reveal(a); err == nil && last != nil {
+			var prev RevealView
+			if json.Unmarshal(last, &prev) == nil && prev.Records == c.Records() {
+				continue
+			}
+		}
+		if _, err := s.RevealAccount(a); err != nil {
+			if firstErr == nil {
+				firstErr = fmt.Errorf("account %s: %w", a, err)
+			}
+			continue
+		}
+		n++
+	}
+	return n, firstErr
+}
+
+// RunScheduler runs RevealAll every interval until ctx is done.
+func (s *Service) RunScheduler(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			n, err := s.RevealAll(ctx)
+			if err != nil && ctx.Err() == nil {
+				s.log.Error("scheduled reveal", "revealed", n, "err", err)
+			} else {
+				s.log.Info("scheduled reveal", "revealed", n)
+			}
+		}
+	}
+}

@@ -1,0 +1,254 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vouchsafe/vouchsafe/internal/store"
+	"github.com/vouchsafe/vouchsafe/psi"
+)
+
+// library runs the same vouchers through the psi library directly.
+func library(t *testing.T, srv *psi.Server, p psi.Params, vs [][]byte) (*psi.AccountStore, *psi.RevealResult) {
+	t.Helper()
+	st := new(psi.AccountStore)
+	seen := map[psi.ID]bool{}
+	for _, r := range srv.MatchBatch(vs, 2) {
+		// The service counts every id once; the library counts every
+		// voucher. Feed the library each id once to compare.
+		if seen[r.Header.ID] {
+			continue
+		}
+		seen[r.Header.ID] = true
+		st.Add(r.Record, r.Err)
+	}
+	res, err := st.Reveal(p.T, p.S)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, res
+}
+
+func sameAsLibrary(t *testing.T, h *harness, account string, vs [][]byte) *RevealView {
+	t.Helper()
+	code, b := h.do("POST", "/v1/accounts/"+account+"/reveal", tokOps, "", nil)
+	if code != http.StatusOK {
+		t.Fatalf("reveal %s: %d %s", account, code, b)
+	}
+	av, rv := h.account(account)
+	lib, res := library(t, h.svc.cfg.Server, h.svc.params, vs)
+	want := store.Counts{Vouchers: lib.Vouchers, Matches: uint64(len(lib.Records)), NonMatches: lib.NonMatches, Invalid: lib.Invalid}
+	if av.Counts != want {
+		t.Errorf("%s: counts %+v, library %+v", account, av.Counts, want)
+	}
+	if rv == nil {
+		t.Fatalf("%s: no reveal stored", account)
+	}
+	if rv.Candidates != res.Candidates || rv.AboveThreshold != res.AboveThreshold || rv.Threshold != res.Threshold || rv.RequiredMatches != res.RequiredMatches {
+		t.Errorf("%s: reveal %+v, library %+v", account, rv, res)
+	}
+	var ids, hashes []string
+	for _, m := range res.Revealed {
+		ids = append(ids, m.ID.String())
+		hh, _ := m.Hash()
+		hashes = append(hashes, hh.String())
+	}
+	var gotIDs, gotHashes []string
+	for _, m := range rv.Revealed {
+		gotIDs, gotHashes = append(gotIDs, m.ID), append(gotHashes, m.Hash)
+		if m.Derivative == "" || m.DerivativePNG == "" {
+			t.Errorf("%s: revealed %s without its derivative", account, m.ID)
+		}
+	}
+	if !slices.Equal(gotIDs, ids) || !slices.Equal(gotHashes, hashes) {
+		t.Errorf("%s: revealed %v %v, library %v %v", account, gotIDs, gotHashes, ids, hashes)
+	}
+	if !slices.Equal(rv.SyntheticIDs, idStrings(res.SyntheticIDs)) || !slices.Equal(rv.Inconsistent, idStrings(res.Inconsistent)) || !slices.Equal(rv.InvalidAD, idStrings(res.InvalidAD)) {
+		t.Errorf("%s: id lists differ from the library", account)
+	}
+	if !res.AboveThreshold {
+		// Below the threshold the operator sees the count only.
+		var raw map[string]any
+		json.Unmarshal(av.LastReveal, &raw)
+		for k := range raw {
+			if !slices.Contains([]string{"at", "records", "threshold", "required_matches", "candidates", "above_threshold"}, k) {
+				t.Errorf("%s: below-threshold reveal carries %q", account, k)
+			}
+		}
+	}
+	return rv
+}
+
+func TestEndToEnd(t *testing.T) {
+	f := newFixture(t, "e2e", 2, 6)
+	h := newHarness(t, f, func(c *Config) {
+		c.SecondHash = func(m *psi.RevealedMatch) any { return map[string]bool{"confirmed": true} }
+	})
+
+	// alice: three real matches and three non-members, below the threshold.
+	alice := newAccount(t, "alice")
+	va := f.vouchers(t, alice, 0, 0, 3, 3, 0, "alice")
+	code, res := h.upload("alice", tokAlice, va)
+	if code != http.StatusOK || res.Stored != 6 || res.Duplicate != 0 || res.Rejected != 0 {
+		t.Fatalf("alice upload: %d %+v", code, res)
+	}
+	for _, v := range res.Vouchers {
+		if v.Status != StatusStored || v.Error != "" {
+			t.Fatalf("alice voucher %+v", v)
+		}
+	}
+	rv := sameAsLibrary(t, h, "alice", va)
+	if rv.AboveThreshold || rv.Candidates != 3 {
+		t.Fatalf("alice: %+v", rv)
+	}
+
+	// A retry of the same upload counts nothing.
+	if code, res = h.upload("alice", tokAlice, va); code != http.StatusOK || res.Duplicate != 6 || res.Stored != 0 {
+		t.Fatalf("alice retry: %d %+v", code, res)
+	}
+	// One raw voucher from the gateway (any account): the fourth match.
+	v4 := f.vouchers(t, alice, 1, 0, 1, 0, 0, "alice-e1")
+	code, b := h.do("POST", "/v1/accounts/alice/vouchers", tokGate, ContentTypeVoucher, v4[0])
+	if code != http.StatusOK || !strings.Contains(string(b), `"stored":1`) {
+		t.Fatalf("raw voucher: %d %s", code, b)
+	}
+	rv = sameAsLibrary(t, h, "alice", append(va, v4...))
+	if !rv.AboveThreshold || len(rv.Revealed) != 4 {
+		t.Fatalf("alice above: %+v", rv)
+	}
+	for _, m := range rv.Revealed {
+		if m.SecondHash == nil {
+			t.Fatal("no second-hash verdict")
+		}
+	}
+
+	// bob: two epochs with synthetic vouchers, through the library and the
+	// service alike.
+	bob := newAccount(t, "bob")
+	vb := f.vouchers(t, bob, 0, 0, 4, 8, 0.3, "bob0")
+	vb = append(vb, f.vouchers(t, bob, 1, 0, 5, 8, 0.3, "bob1")...)
+	for i := 0; i < len(vb); i += 7 {
+		if code, _ := h.upload("bob", tokBob, vb[i:min(i+7, len(vb))]); code != http.StatusOK {
+			t.Fatalf("bob upload: %d", code)
+		}
+	}
+	rv = sameAsLibrary(t, h, "bob", vb)
+	if !rv.AboveThreshold || len(rv.SyntheticIDs) == 0 {
+		t.Fatalf("bob: want above the threshold with synthetics: %+v", rv)
+	}
+
+	// The scheduler reveals only accounts that changed.
+	carol := newAccount(t, "carol")
+	if code, _ := h.upload("carol", tokGate, f.vouchers(t, carol, 0, 0, 2, 1, 0, "carol")); code != http.StatusOK {
+		t.Fatal(code)
+	}
+	n, err := h.svc.RevealAll(context.Background())
+	if err != nil || n != 1 {
+		t.Fatalf("RevealAll: %d, %v; want 1 (carol)", n, err)
+	}
+	if n, _ := h.svc.RevealAll(context.Background()); n != 0 {
+		t.Fatalf("second RevealAll revealed %d", n)
+	}
+	if _, rv := h.account("carol"); rv == nil || rv.Candidates != 2 {
+		t.Fatalf("carol: %+v", rv)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	dave := newAccount(t, "dave")
+	h.upload("dave", tokGate, f.vouchers(t, dave, 0, 0, 1, 0, 0, "dave"))
+	done := make(chan struct{})
+	go func() { h.svc.RunScheduler(ctx, 5*time.Millisecond); close(done) }()
+	for i := 0; ; i++ {
+		if _, rv := h.account("dave"); rv != nil {
+			break
+		}
+		if i == 400 {
+			t.Fatal("the scheduler did not reveal dave")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	<-done
+
+	// The store survives a restart with the same content.
+	before := snapshot(t, h.st)
+	h.st.Close()
+	st, err := store.Open(h.path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.st = st
+	if after := snapshot(t, st); !equalSnap(before, after) {
+		t.Fatalf("store changed across reopen")
+	}
+
+	// Metrics: operator only, Prometheus text.
+	if code, _ := h.do("GET", "/metrics", "", "", nil); code != http.StatusUnauthorized {
+		t.Fatalf("metrics without a token: %d", code)
+	}
+	code, b = h.do("GET", "/metrics", tokOps, "", nil)
+	if code != http.StatusOK {
+		t.Fatal(code)
+	}
+	for _, want := range []string{
+		"# TYPE vouchsafe_vouchers_ingested_total counter",
+		`vouchsafe_vouchers_ingested_total{status="duplicate"} 6`,
+		`vouchsafe_http_request_duration_seconds_bucket{route="vouchers",le="+Inf"}`,
+		`vouchsafe_reveals_total{result="above"}`,
+		`vouchsafe_http_requests_total{route="vouchers",code="200"}`,
+		"vouchsafe_match_records_stored_total ",
+	} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
+	if code, b := h.do("GET", "/healthz", "", "", nil); code != http.StatusOK || string(b) != "ok\n" {
+		t.Fatalf("healthz: %d %q", code, b)
+	}
+}
+
+// snap is the whole visible state of a store.
+type snap map[string]struct {
+	c    store.Counts
+	recs int
+}
+
+func snapshot(t testing.TB, st store.Store) snap {
+	t.Helper()
+	out := snap{}
+	accts, err := st.Accounts()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range accts {
+		c, _, err := st.Counts(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs, err := st.Records(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[a] = struct {
+			c    store.Counts
+			recs int
+		}{c, len(recs)}
+	}
+	return out
+}
+
+func equalSnap(a, b snap) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for k, v := range a {
+		if b[k] != v {
+			return false
+		}
+	}
+	return true
+}
