@@ -13,6 +13,9 @@ import (
 	"github.com/vouchsafe/vouchsafe/tss"
 )
 
+// maxD is the largest number of cuckoo functions (and pairs per voucher).
+const maxD = 3
+
 // Server tests vouchers against the tables of one or more epochs, each with
 // its ServerKey (protocol.md §4.1). It is safe for concurrent use once built.
 type Server struct {
@@ -99,24 +102,29 @@ func (s *Server) match(v []byte) (*MatchRecord, int, error) {
 		return nil, 0, fmt.Errorf("psi: voucher: %w: %d bytes, want %d", ErrLength, len(v), want)
 	}
 	prefix := v[:prefixSize]
-	opened, mask := 0, 0
-	var rkey [keySize]byte
-	var q, sh nistec.P256Point
+	// Decode every Q_j first: SetBytes checks the encoding and that the
+	// point is on the curve (a compressed encoding is never the identity).
+	var qs [maxD]nistec.P256Point
 	for j := 0; j < k.d; j++ {
-		pair := v[prefixSize+j*pairSize : prefixSize+(j+1)*pairSize]
-		encQ := pair[:pointSize]
+		encQ := v[prefixSize+j*pairSize:][:pointSize]
 		if encQ[0] != 2 && encQ[0] != 3 {
 			return nil, 0, fmt.Errorf("psi: voucher pair %d: %w", j, ErrPoint)
 		}
-		if _, err := q.SetBytes(encQ); err != nil {
+		if _, err := qs[j].SetBytes(encQ); err != nil {
 			return nil, 0, fmt.Errorf("psi: voucher pair %d: %w", j, ErrPoint)
 		}
-		if _, err := sh.ScalarMult(&q, k.alpha[:]); err != nil {
+	}
+	opened, mask := 0, 0
+	var rkey, out [keySize]byte
+	for j := 0; j < k.d; j++ {
+		pair := v[prefixSize+j*pairSize:][:pairSize]
+		sh := &qs[j]
+		if _, err := sh.ScalarMult(sh, k.alpha[:]); err != nil {
 			return nil, 0, err
 		}
-		kj := outerKey(sh.BytesCompressed(), prefix, encQ)
-		var out [keySize]byte
-		_, err := newGCM(kj).Open(out[:0], zeroNonce[:], pair[pointSize:], prefix)
+		kj := outerKey(sh.BytesCompressed(), prefix, pair[:pointSize])
+		_, err := newGCM(kj[:]).Open(out[:0], zeroNonce[:], pair[pointSize:], prefix)
+		clear(kj[:])
 		ok := 0
 		if err == nil {
 			ok = 1
@@ -125,6 +133,7 @@ func (s *Server) match(v []byte) (*MatchRecord, int, error) {
 		opened += ok
 		mask |= ok << j
 	}
+	clear(out[:])
 	if opened == 0 {
 		return nil, 0, nil
 	}
@@ -132,6 +141,7 @@ func (s *Server) match(v []byte) (*MatchRecord, int, error) {
 		return nil, mask, ErrDoubleMatch
 	}
 	inner, err := newGCM(rkey[:]).Open(nil, zeroNonce[:], v[prefixSize+k.d*pairSize:], prefix)
+	clear(rkey[:])
 	if err != nil {
 		return nil, mask, ErrInnerLayer
 	}
@@ -164,7 +174,7 @@ func parseInner(inner []byte, p Params) (*MatchRecord, error) {
 	if !scalarInRange(rec.Z[:]) {
 		return nil, tss.ErrScalarRange
 	}
-	rec.ADCT = append([]byte(nil), inner[off:]...)
+	rec.ADCT = inner[off:len(inner):len(inner)] // inner is a fresh buffer of Match's
 	return rec, nil
 }
 

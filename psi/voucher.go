@@ -3,7 +3,6 @@ package psi
 import (
 	"crypto/aes"
 	"crypto/cipher"
-	"crypto/hkdf"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/binary"
@@ -203,17 +202,57 @@ func newGCM(key []byte) cipher.AEAD {
 var zeroNonce [nonceSize]byte
 
 // outerKey is K = HKDF-SHA256(IKM = enc(S), salt = "VOUCHSAFE-V01 outer",
-// info = prefix ‖ enc(Q), 32 bytes).
-func outerKey(encS, prefix, encQ []byte) []byte {
-	info := make([]byte, 0, prefixSize+pointSize)
-	info = append(info, prefix...)
-	info = append(info, encQ...)
-	k, err := hkdf.Key(sha256.New, encS, []byte(outerSalt), string(info), keySize)
-	if err != nil {
-		panic("psi: HKDF: " + err.Error()) // cannot happen for 32 bytes
+// info = prefix ‖ enc(Q), 32 bytes): RFC 5869 extract and one expand block,
+// each an HMAC-SHA256 (RFC 2104) written out over stack buffers so that it
+// allocates nothing (it runs d times per voucher on both sides). encS and
+// encQ are pointSize bytes, prefix prefixSize; TestOuterKeyHKDF checks it
+// against crypto/hkdf.
+func outerKey(encS, prefix, encQ []byte) [keySize]byte {
+	const blk = sha256.BlockSize
+	// PRK = HMAC(salt, IKM), the salt's padded blocks precomputed.
+	var in1 [blk + pointSize]byte
+	copy(in1[:], outerIpad[:])
+	copy(in1[blk:], encS)
+	ih := sha256.Sum256(in1[:])
+	var out [blk + sha256.Size]byte
+	copy(out[:], outerOpad[:])
+	copy(out[blk:], ih[:])
+	prk := sha256.Sum256(out[:])
+	// T(1) = HMAC(PRK, info ‖ 0x01).
+	var in2 [blk + prefixSize + pointSize + 1]byte
+	for i := range blk {
+		in2[i] = 0x36
+		out[i] = 0x5c
 	}
+	for i := range prk {
+		in2[i] ^= prk[i]
+		out[i] ^= prk[i]
+	}
+	copy(in2[blk:], prefix[:prefixSize])
+	copy(in2[blk+prefixSize:], encQ[:pointSize])
+	in2[len(in2)-1] = 1
+	ih = sha256.Sum256(in2[:])
+	copy(out[blk:], ih[:])
+	k := sha256.Sum256(out[:])
+	clear(in1[:])
+	clear(in2[:blk])
+	clear(out[:])
+	clear(prk[:])
+	clear(ih[:])
 	return k
 }
+
+// outerIpad and outerOpad are the HMAC key blocks of the outer salt.
+var outerIpad, outerOpad = func() (ipad, opad [sha256.BlockSize]byte) {
+	for i := range ipad {
+		ipad[i], opad[i] = 0x36, 0x5c
+	}
+	for i := 0; i < len(outerSalt); i++ { // the salt is shorter than a block
+		ipad[i] ^= outerSalt[i]
+		opad[i] ^= outerSalt[i]
+	}
+	return
+}()
 
 func adAD(id *ID) []byte { return append([]byte(adAAD), id[:]...) }
 
@@ -307,7 +346,7 @@ func (c *Client) build(seed [32]byte, tr *Triple, synth int) ([]byte, error) {
 			encQ := q.BytesCompressed()
 			k := outerKey(s.BytesCompressed(), prefix, encQ)
 			copy(pairs[j][:pointSize], encQ)
-			newGCM(k).Seal(pairs[j][pointSize:pointSize], zeroNonce[:], rkey[:], prefix)
+			newGCM(k[:]).Seal(pairs[j][pointSize:pointSize], zeroNonce[:], rkey[:], prefix)
 			break
 		}
 	}
