@@ -10,6 +10,7 @@ import (
 
 	"filippo.io/nistec"
 
+	"github.com/vouchsafe/vouchsafe/internal/p256"
 	"github.com/vouchsafe/vouchsafe/tss"
 )
 
@@ -114,15 +115,24 @@ func (s *Server) match(v []byte) (*MatchRecord, int, error) {
 			return nil, 0, fmt.Errorf("psi: voucher pair %d: %w", j, ErrPoint)
 		}
 	}
+	// Ŝ_j = α·Q_j (constant time in α and Q_j), then the encodings of all
+	// the Ŝ_j at the cost of one field inversion.
+	var shs [maxD]*nistec.P256Point
+	for j := 0; j < k.d; j++ {
+		if _, err := qs[j].ScalarMult(&qs[j], k.alpha[:]); err != nil {
+			return nil, 0, err
+		}
+		shs[j] = &qs[j]
+	}
+	var encS [maxD][pointSize]byte
+	if err := p256.CompressBatch(encS[:k.d], shs[:k.d]); err != nil {
+		return nil, 0, err // α ≠ 0 mod q and Q_j ≠ O: cannot happen
+	}
 	opened, mask := 0, 0
 	var rkey, out [keySize]byte
 	for j := 0; j < k.d; j++ {
 		pair := v[prefixSize+j*pairSize:][:pairSize]
-		sh := &qs[j]
-		if _, err := sh.ScalarMult(sh, k.alpha[:]); err != nil {
-			return nil, 0, err
-		}
-		kj := outerKey(sh.BytesCompressed(), prefix, pair[:pointSize])
+		kj := outerKey(encS[j][:], prefix, pair[:pointSize])
 		_, err := newGCM(kj[:]).Open(out[:0], zeroNonce[:], pair[pointSize:], prefix)
 		clear(kj[:])
 		ok := 0
@@ -133,6 +143,7 @@ func (s *Server) match(v []byte) (*MatchRecord, int, error) {
 		opened += ok
 		mask |= ok << j
 	}
+	clear(encS[:])
 	clear(out[:])
 	if opened == 0 {
 		return nil, 0, nil

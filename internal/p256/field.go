@@ -4,7 +4,10 @@
 // and helpers around filippo.io/nistec points.
 //
 // filippo.io/nistec (the Go standard library's P-256, with its assembly)
-// does the scalar multiplications, point additions and encodings; circl's
+// does the scalar multiplications, point additions and encodings;
+// CompressBatch encodes several nistec points for one (nistec) field
+// inversion, reading their Jacobian coordinates where nistec's layout
+// allows (checked at first use, with a per-point fallback). circl's
 // P-256 hash-to-curve goes through math/big and costs about three times as
 // much as HashToPoint here (see the benchmarks in this package).
 package p256
