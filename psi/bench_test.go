@@ -14,7 +14,10 @@ import (
 // Figures: go test -run '^$' -bench . -cpu 1 ./psi/
 // Compare BenchmarkClientVoucher with BenchmarkECSum/client (the same
 // elliptic-curve operations alone) and BenchmarkServerMatch with
-// BenchmarkECOps/nistec/ScalarMult ×2.
+// BenchmarkECOps/nistec/ScalarMult ×2; BenchmarkRatio makes both
+// comparisons interleaved, which is what the targets are measured with:
+//
+//	GOMAXPROCS=1 go test -run '^$' -bench Ratio -cpu 1 -count 8 ./psi/
 
 func benchFixture(b *testing.B) (*fixture, *Client) {
 	f := newFixture(b, "bench", DefaultParams, 1000)
