@@ -172,12 +172,12 @@ func newAccount(t testing.TB, label string) *psi.Account {
 
 // harness is a service over loopback with a real store file.
 type harness struct {
-	t     testing.TB
-	f     *fixture
-	svc   *Service
-	st    *store.Bolt
-	http  *httptest.Server
-	path  string
+	t    testing.TB
+	f    *fixture
+	svc  *Service
+	st   *store.Bolt
+	http *httptest.Server
+	path string
 }
 
 func newHarness(t testing.TB, f *fixture, mod func(*Config)) *harness {
