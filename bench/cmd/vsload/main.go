@@ -1,0 +1,218 @@
+// Command vsload is a bounded load test of the reconstructor service
+// (vouchsafe serve): it starts the service in-process on a loopback port
+// with a fresh store file, drives it with many concurrent HTTP clients
+// uploading voucher batches, and reports ingest throughput, request latency
+// percentiles, and memory as the store grows.
+//
+//	vsload [-clients 32] [-batch 10] [-vouchers 100000] [-accounts 1000]
+//
+// Vouchers are made once (a pool against a fresh table with the default
+// parameters t = 30, s = 60, AD_LEN = 4096) and reused: most uploaded copies
+// get a fresh id, which makes them non-matches that cost the server the same
+// work as any voucher (protocol.md §4.1); every tenth slot carries an
+// unmodified pool voucher, a match stored with its record.
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/vouchsafe/vouchsafe/internal/service"
+	"github.com/vouchsafe/vouchsafe/internal/store"
+	"github.com/vouchsafe/vouchsafe/psi"
+)
+
+func main() {
+	clients := flag.Int("clients", 32, "concurrent HTTP clients")
+	batch := flag.Int("batch", 10, "vouchers per upload")
+	total := flag.Int("vouchers", 100000, "vouchers to upload in all")
+	accounts := flag.Int("accounts", 1000, "accounts the uploads are spread over")
+	pool := flag.Int("pool", 256, "distinct vouchers generated")
+	members := flag.Int("members", 1000, "hashes in the table")
+	storePath := flag.String("store", "", "store file (default: a new file in a temporary folder)")
+	checkpoints := flag.Int("checkpoints", 5, "memory reports while the store grows")
+	flag.Parse()
+	if *clients < 1 || *batch < 1 || *total < *batch || *pool < 1 || *accounts < 1 {
+		log.Fatal("vsload: flags must be positive")
+	}
+
+	fmt.Printf("vsload: %d CPUs (GOMAXPROCS %d), %s/%s, %s\n", runtime.NumCPU(), runtime.GOMAXPROCS(0), runtime.GOOS, runtime.GOARCH, runtime.Version())
+	start := time.Now()
+	hashes := make([]psi.Hash, *members)
+	for i := range hashes {
+		rand.Read(hashes[i][:])
+	}
+	built, err := psi.BuildTable(rand.Reader, hashes, psi.TableOptions{Params: psi.DefaultParams, Epoch: 1})
+	check(err)
+	acct, err := psi.NewAccount(rand.Reader, "")
+	check(err)
+	cl, err := psi.NewClient(built.Table, acct, &psi.ClientOptions{SyntheticRate: 0})
+	check(err)
+	trs := make([]psi.Triple, *pool)
+	for i := range trs {
+		trs[i].Hash = hashes[i%len(hashes)]
+		if i%2 == 1 {
+			rand.Read(trs[i].Hash[:]) // a non-member
+		}
+		trs[i].ID, _ = psi.NewID(rand.Reader)
+		trs[i].Derivative = make([]byte, 2048)
+		rand.Read(trs[i].Derivative)
+	}
+	vouchers, err := cl.Vouchers(rand.Reader, trs)
+	check(err)
+	fmt.Printf("table of %d hashes and %d vouchers of %d bytes made in %v\n", *members, *pool, len(vouchers[0]), time.Since(start).Round(time.Millisecond))
+
+	dir, err := os.MkdirTemp("", "vsload")
+	check(err)
+	defer os.RemoveAll(dir)
+	if *storePath == "" {
+		*storePath = filepath.Join(dir, "store.db")
+	}
+	const token = "vsload-token-0123456789"
+	toks, err := service.ParseTokens(strings.NewReader("load ingest " + token + " *\n"))
+	check(err)
+	srv, err := psi.NewServer(built.Key)
+	check(err)
+	st, err := store.Open(*storePath, nil)
+	check(err)
+	svc, err := service.New(service.Config{Server: srv, Store: st, Tokens: toks, MaxBatch: max(*batch, service.DefaultMaxBatch)})
+	check(err)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	check(err)
+	hs := &http.Server{Handler: svc}
+	go hs.Serve(ln)
+	url := "http://" + ln.Addr().String()
+
+	requests := *total / *batch
+	var next atomic.Int64
+	var stored, dups, rejected, done atomic.Int64
+	lat := make([][]time.Duration, *clients)
+	var idc atomic.Uint64
+	nextReport := int64(requests / max(*checkpoints, 1))
+	var repMu sync.Mutex
+	lastT, lastN := time.Now(), int64(0)
+	report := func(n int64) {
+		repMu.Lock()
+		defer repMu.Unlock()
+		now := time.Now()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		rate := float64((n-lastN)*int64(*batch)) / now.Sub(lastT).Seconds()
+		anon, file := rss()
+		fmt.Printf("  %8d vouchers  store %7.1f MB  heap in use %5.1f MB  RSS anon %5.1f MB + file %6.1f MB  %6.0f vouchers/s\n",
+			n*int64(*batch), float64(st.Size())/1e6, float64(ms.HeapInuse)/1e6, anon, file, rate)
+		lastT, lastN = now, n
+	}
+	fmt.Printf("%d clients, %d uploads of %d vouchers over %d accounts, loopback HTTP, store %s\n", *clients, requests, *batch, *accounts, *storePath)
+	report(0)
+	t0 := time.Now()
+	var wg sync.WaitGroup
+	for c := 0; c < *clients; c++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
+			var buf bytes.Buffer
+			for {
+				r := next.Add(1) - 1
+				if r >= int64(requests) {
+					return
+				}
+				buf.Reset()
+				w, _ := psi.NewVoucherWriter(&buf, "")
+				for i := 0; i < *batch; i++ {
+					k := int(r)*(*batch) + i
+					v := vouchers[k%len(vouchers)]
+					if k%10 != 0 {
+						v = bytes.Clone(v)
+						binary.BigEndian.PutUint64(v[16:], idc.Add(1))       // a fresh id
+						binary.BigEndian.PutUint64(v[24:], 0x5653_4c4f_4144) // "VSLOAD"
+					}
+					w.Write(v)
+				}
+				w.Flush()
+				req, _ := http.NewRequest("POST", fmt.Sprintf("%s/v1/accounts/acct-%d/vouchers", url, r%int64(*accounts)), bytes.NewReader(buf.Bytes()))
+				req.Header.Set("Authorization", "Bearer "+token)
+				req.Header.Set("Content-Type", service.ContentTypeStream)
+				t := time.Now()
+				resp, err := hc.Do(req)
+				check(err)
+				var res service.IngestResult
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 || json.Unmarshal(body, &res) != nil {
+					log.Fatalf("vsload: upload: %d %s", resp.StatusCode, body)
+				}
+				lat[c] = append(lat[c], time.Since(t))
+				stored.Add(int64(res.Stored))
+				dups.Add(int64(res.Duplicate))
+				rejected.Add(int64(res.Rejected))
+				if n := done.Add(1); nextReport > 0 && n%nextReport == 0 {
+					report(n)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(t0)
+	var all []time.Duration
+	for _, l := range lat {
+		all = append(all, l...)
+	}
+	slices.Sort(all)
+	pct := func(p float64) time.Duration { return all[min(len(all)-1, int(p*float64(len(all))))] }
+	n := requests * *batch
+	fmt.Printf("ingested %d vouchers (%d stored, %d duplicate, %d rejected) in %v: %.0f vouchers/s, %.0f uploads/s\n",
+		n, stored.Load(), dups.Load(), rejected.Load(), elapsed.Round(time.Millisecond), float64(n)/elapsed.Seconds(), float64(requests)/elapsed.Seconds())
+	fmt.Printf("upload latency (%d vouchers each): p50 %v  p99 %v  max %v\n", *batch, pct(.50).Round(10*time.Microsecond), pct(.99).Round(10*time.Microsecond), all[len(all)-1].Round(10*time.Microsecond))
+	hs.Close()
+	check(st.Close())
+}
+
+// rss reads the resident set size from /proc in MB, split into anonymous
+// memory (the heap, stacks) and file pages (the store's read-only mmap,
+// which the kernel can drop at will); zeros where there is no /proc.
+func rss() (anon, file float64) {
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return 0, 0
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		for _, k := range []struct {
+			name string
+			v    *float64
+		}{{"RssAnon:", &anon}, {"RssFile:", &file}} {
+			if v, ok := strings.CutPrefix(sc.Text(), k.name); ok {
+				var kb float64
+				fmt.Sscanf(strings.TrimSpace(v), "%f", &kb)
+				*k.v = kb / 1e3
+			}
+		}
+	}
+	return anon, file
+}
+
+func check(err error) {
+	if err != nil {
+		log.Fatal("vsload: ", err)
+	}
+}
