@@ -158,8 +158,8 @@ func (s *Service) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	sw := &statusWriter{ResponseWriter: w}
 	route := routeOf(r)
 	// Refuse dot segments and empty segments outright instead of letting the
-	// mux redirect them: no request reaches an account by a path trick.
-	if p := r.URL.EscapedPath(); p != path.Clean(p) || strings.Contains(strings.ToLower(p), "%2e%2e") {
+	// mux redirect them; escaped ones ("%2e%2e") reach ValidAccount as "..".
+	if p := r.URL.EscapedPath(); p != path.Clean(p) {
 		writeError(sw, http.StatusBadRequest, "path is not canonical")
 	} else {
 		s.mux.ServeHTTP(sw, r)
