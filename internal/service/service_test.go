@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vouchsafe/vouchsafe/internal/secondhash"
 	"github.com/vouchsafe/vouchsafe/internal/store"
+	"github.com/vouchsafe/vouchsafe/pdq"
 	"github.com/vouchsafe/vouchsafe/psi"
 )
 
@@ -86,8 +88,22 @@ func sameAsLibrary(t *testing.T, h *harness, account string, vs [][]byte) *Revea
 
 func TestEndToEnd(t *testing.T) {
 	f := newFixture(t, "e2e", 2, 6)
+	// The second hash: a real PDQ list holding the fixture's derivative,
+	// which every revealed match carries.
+	g, err := psi.DecodeDerivative(f.deriv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dh, _, err := pdq.FromImage(g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, err := secondhash.New([]pdq.Hash{dh})
+	if err != nil {
+		t.Fatal(err)
+	}
 	h := newHarness(t, f, func(c *Config) {
-		c.SecondHash = func(m *psi.RevealedMatch) any { return map[string]bool{"confirmed": true} }
+		c.SecondHash = func(m *psi.RevealedMatch) any { return list.Check(m) }
 	})
 
 	// alice: three real matches and three non-members, below the threshold.
@@ -122,8 +138,9 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("alice above: %+v", rv)
 	}
 	for _, m := range rv.Revealed {
-		if m.SecondHash == nil {
-			t.Fatal("no second-hash verdict")
+		v, ok := m.SecondHash.(map[string]any)
+		if !ok || v["confirmed"] != true || v["distance"] != float64(0) || v["nearest"] != dh.String() {
+			t.Fatalf("second-hash verdict %#v, want confirmed at distance 0 from %s", m.SecondHash, dh)
 		}
 	}
 
