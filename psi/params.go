@@ -18,9 +18,14 @@
 //
 // Constant time: the client's voucher generation takes the same code path,
 // with the same elliptic-curve operations, for real and synthetic vouchers
-// and selects between them in constant time. The Shamir and DHF arithmetic
-// (package tss) use math/big and table lookups whose timing can depend on
-// device-local secrets; see protocol.md §3.6.
+// and selects between them in constant time. The client's Shamir and DHF
+// arithmetic (package tss: coefficient reduction, share and DHF
+// evaluation) is constant-time too, on math/bits without branches on
+// secrets. Not constant-time: the reduction of the DHF coefficients mod ℓ
+// when an account's keys are derived (math/big, once per account), and,
+// on the server, tss.Detect and tss.Rank (which skip zero entries) and
+// tss.Recover's input checks, on data the server holds anyway; see
+// protocol.md §3.6.
 package psi
 
 import (

@@ -54,10 +54,10 @@ func (d *DHF) EvalInto(out []Elem, x0 Elem) {
 	for i := range d.s {
 		row := d.coeffs[i*d.t : (i+1)*d.t]
 		acc := row[d.t-1]
-		for j := d.t - 2; j >= 0; j-- { // Horner
-			acc = add(mul(acc, x0), row[j])
+		for j := d.t - 2; j >= 0; j-- { // Horner, reducing once at the end
+			acc = mulAdd(acc, x0, row[j])
 		}
-		out[i+1] = acc
+		out[i+1] = reduce(acc)
 	}
 }
 

@@ -22,30 +22,69 @@ func randElem(r *rand.Rand) Elem {
 	}
 }
 
-func TestFieldMatchesBig(t *testing.T) {
-	r := rng(1)
-	edge := []Elem{0, 1, 2, 58, 59, 60, Modulus - 1, Modulus - 2, 1 << 63, 1<<64 - 60}
-	for i := 0; i < 20000; i++ {
-		var a, b Elem
-		if i < len(edge)*len(edge) {
-			a, b = edge[i/len(edge)], edge[i%len(edge)]
-		} else {
-			a, b = randElem(r), randElem(r)
-		}
-		A, B := new(big.Int).SetUint64(a), new(big.Int).SetUint64(b)
-		check := func(op string, got Elem, want *big.Int) {
-			want.Mod(want, ell)
-			if got != want.Uint64() {
-				t.Fatalf("%s(%d, %d) = %d, want %d", op, a, b, got, want)
-			}
-		}
-		check("add", add(a, b), new(big.Int).Add(A, B))
-		check("sub", sub(a, b), new(big.Int).Sub(A, B))
-		check("mul", mul(a, b), new(big.Int).Mul(A, B))
-		if a != 0 && mul(a, inv(a)) != 1 {
-			t.Fatalf("inv(%d) wrong", a)
+// checkField compares the F_ℓ operations on a, b (< ℓ) and mulAdd and
+// reduce on arbitrary 64-bit u, v, w against math/big.
+func checkField(t *testing.T, a, b, u, v, w uint64) {
+	t.Helper()
+	A, B := new(big.Int).SetUint64(a), new(big.Int).SetUint64(b)
+	check := func(op string, got Elem, want *big.Int) {
+		t.Helper()
+		want.Mod(want, ell)
+		if got != want.Uint64() {
+			t.Fatalf("%s(%d, %d) = %d, want %d", op, a, b, got, want)
 		}
 	}
+	check("add", add(a, b), new(big.Int).Add(A, B))
+	check("sub", sub(a, b), new(big.Int).Sub(A, B))
+	check("neg", neg(a), new(big.Int).Neg(A))
+	check("mul", mul(a, b), new(big.Int).Mul(A, B))
+	wantInv := new(big.Int).ModInverse(A, ell)
+	if wantInv == nil {
+		wantInv = new(big.Int) // 0⁻¹ is 0 by convention
+	}
+	check("inv", inv(a), wantInv)
+	// mulAdd takes any 64-bit inputs and returns a 64-bit value congruent
+	// to u·v + w; reduce makes any 64-bit value canonical.
+	U, V, W := new(big.Int).SetUint64(u), new(big.Int).SetUint64(v), new(big.Int).SetUint64(w)
+	want := new(big.Int).Mul(U, V)
+	want.Add(want, W).Mod(want, ell)
+	if got := reduce(mulAdd(u, v, w)); got != want.Uint64() {
+		t.Fatalf("mulAdd(%d, %d, %d) = %d, want %d", u, v, w, got, want)
+	}
+	if got := reduce(u); got != new(big.Int).Mod(U, ell).Uint64() {
+		t.Fatalf("reduce(%d) = %d", u, got)
+	}
+}
+
+func TestFieldMatchesBig(t *testing.T) {
+	r := rng(1)
+	edge := []Elem{0, 1, 2, 58, 59, 60, Modulus - 1, Modulus - 2, 1 << 63, 1<<64 - 60, 1<<32 - 1, 1 << 32}
+	// Inputs to mulAdd and reduce need not be below ℓ.
+	wide := append(slices.Clone(edge), Modulus, Modulus+1, 1<<64-2, 1<<64-1)
+	for _, a := range edge {
+		for _, b := range edge {
+			checkField(t, a, b, a, b, b)
+		}
+	}
+	for _, u := range wide {
+		for _, v := range wide {
+			for _, w := range wide {
+				checkField(t, 0, 0, u, v, w)
+			}
+		}
+	}
+	for range 20000 {
+		checkField(t, randElem(r), randElem(r), r.Uint64(), r.Uint64(), r.Uint64())
+	}
+}
+
+// FuzzField cross-checks the F_ℓ arithmetic against math/big.
+func FuzzField(f *testing.F) {
+	f.Add(uint64(0), uint64(0), uint64(0))
+	f.Add(uint64(Modulus-1), uint64(1<<64-1), uint64(1<<64-1))
+	f.Fuzz(func(t *testing.T, u, v, w uint64) {
+		checkField(t, u%Modulus, v%Modulus, u, v, w)
+	})
 }
 
 func randomDHF(t *testing.T, r *rand.Rand, th, s int) *DHF {
@@ -65,20 +104,34 @@ func randomDHF(t *testing.T, r *rand.Rand, th, s int) *DHF {
 
 func TestDHFEval(t *testing.T) {
 	r := rng(2)
-	d := randomDHF(t, r, 5, 3)
-	x := randElem(r)
-	got := d.Eval(x)
-	if got[0] != x {
-		t.Fatal("r_0 is not x0")
-	}
-	for i := range 3 {
-		want := new(big.Int)
-		X := new(big.Int).SetUint64(x)
-		for j := 4; j >= 0; j-- {
-			want.Mul(want, X).Add(want, new(big.Int).SetUint64(d.coeffs[i*5+j])).Mod(want, ell)
+	for trial := range 40 {
+		th, s := 1+trial%31, 3
+		d := randomDHF(t, r, th, s)
+		x := randElem(r)
+		switch trial % 4 {
+		case 0: // every coefficient and x₀ at ℓ−1: the largest products
+			for i := range d.coeffs {
+				d.coeffs[i] = Modulus - 1
+			}
+			x = Modulus - 1
+		case 1:
+			x = 0
+		case 2:
+			x = 1
 		}
-		if got[i+1] != want.Uint64() {
-			t.Fatalf("p_%d(x0) = %d, want %d", i+1, got[i+1], want)
+		got := d.Eval(x)
+		if got[0] != x {
+			t.Fatal("r_0 is not x0")
+		}
+		X := new(big.Int).SetUint64(x)
+		for i := range s {
+			want := new(big.Int)
+			for j := th - 1; j >= 0; j-- {
+				want.Mul(want, X).Add(want, new(big.Int).SetUint64(d.coeffs[i*th+j])).Mod(want, ell)
+			}
+			if got[i+1] != want.Uint64() {
+				t.Fatalf("t=%d: p_%d(%d) = %d, want %d", th, i+1, x, got[i+1], want)
+			}
 		}
 	}
 }
