@@ -188,9 +188,11 @@ func rref(cols [][]Elem, t, s int) (a []Elem, pivotCol []int, isPivot []bool, er
 			if f == 0 {
 				continue
 			}
+			// row −= f·rr as row + (−f)·rr, one reduction per entry.
+			nf := neg(f)
 			for j := c; j < m; j++ {
 				if rr[j] != 0 {
-					row[j] = sub(row[j], mul(f, rr[j]))
+					row[j] = reduce(mulAdd(nf, rr[j], row[j]))
 				}
 			}
 		}
