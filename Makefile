@@ -5,7 +5,7 @@ BIN       ?= bin/vouchsafe
 FUZZTIME  ?= 10s
 export VOUCHSAFE_ORT_DIR := $(ORT_DIR)
 
-.PHONY: all build ort ort-cuda demo test fuzz bench vsbench gpu-pack models vet clean
+.PHONY: all build ort ort-cuda demo test fuzz bench vsbench eval-report gpu-pack models vet clean
 
 all: build
 
@@ -48,6 +48,13 @@ DEVICES ?= cpu
 vsbench: ort
 	$(GO) build -o bin/vsbench ./bench/cmd/vsbench
 	mkdir -p bench/out && bin/vsbench --devices $(DEVICES) --json bench/out/vsbench.json $(PHOTOS)
+
+# The robustness and false-positive report on 77 real photos (CC0 samples and
+# Debian's wallpaper and camera-photo packages, scaled to 1024 px), as in the
+# README; needs `apt-get download` to work.
+eval-report: ort build
+	scripts/eval-photos.sh .cache/photos/eval
+	$(BIN) eval --max-side 1024 --model default --pdq -o eval-report .cache/photos/eval
 
 # Everything a GPU machine needs (binaries, ONNX Runtime, the CUDA provider),
 # split into parts small enough to carry; see bench/README.md.

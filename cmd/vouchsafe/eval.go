@@ -31,6 +31,7 @@ func runEval(env *cliEnv, args []string) int {
 		outDir = fs.String("o", "", "write report.json, report.csv and report.html to this folder (required)")
 		device = fs.String("device", "cpu", "execution provider for the models: auto, cpu, cuda or coreml")
 		ortLib = fs.String("ort-lib", "", "ONNX Runtime library or folder")
+		side   = fs.Int("max-side", 0, "scale photos whose longer side exceeds `N` pixels down to N before making the variants (0: as they are)")
 	)
 	fs.Var(&models, "model", "model to evaluate: default, bench or an ONNX file (repeatable; default: default)")
 	// Flags may follow the paths: parse again after each positional.
@@ -52,9 +53,20 @@ func runEval(env *cliEnv, args []string) int {
 	if len(models) == 0 && !*withPD {
 		models = modelList{"default"}
 	}
+	if *side < 0 {
+		return usageErr(env, "eval", fmt.Errorf("--max-side %d", *side))
+	}
 	photos, err := readPhotos(paths)
 	if err != nil {
 		return usageErr(env, "eval", err)
+	}
+	if *side > 0 {
+		for i := range photos {
+			// A photo that does not decode is left for Run to skip and report.
+			if p, err := eval.Shrink(photos[i], *side); err == nil {
+				photos[i] = p
+			}
+		}
 	}
 	if len(photos) < 2 {
 		return usageErr(env, "eval", fmt.Errorf("need at least 2 photos, found %d", len(photos)))

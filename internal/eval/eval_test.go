@@ -161,3 +161,38 @@ func decodeForTest(b []byte) (interface {
 }, error) {
 	return pdq.Decode(b)
 }
+
+func TestShrink(t *testing.T) {
+	data, err := os.ReadFile("../../testdata/photos/retina.jpg") // 1411×1411
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := Photo{Name: "retina.jpg", Data: data}
+	s, err := Shrink(big, 500)
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := pdq.Decode(s.Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := img.Bounds(); b.Dx() != 500 || b.Dy() != 500 || s.Name != big.Name {
+		t.Fatalf("shrunk to %v named %q", b, s.Name)
+	}
+	// The hashes barely move: the engine and PDQ scale far below 500 px.
+	h0, _, _ := pdq.FromBytes(big.Data)
+	h1, _, _ := pdq.FromBytes(s.Data)
+	if d := pdq.Distance(h0, h1); d > 16 {
+		t.Errorf("PDQ moved %d bits after Shrink", d)
+	}
+	// Small enough already: unchanged bytes.
+	if s2, err := Shrink(big, 2000); err != nil || !bytes.Equal(s2.Data, big.Data) {
+		t.Fatalf("Shrink re-encoded a small photo (err %v)", err)
+	}
+	if _, err := Shrink(Photo{Name: "junk", Data: []byte("junk")}, 100); err == nil || !strings.Contains(err.Error(), "junk") {
+		t.Fatalf("junk: %v", err)
+	}
+	if _, err := Shrink(big, 0); err == nil {
+		t.Fatal("max side 0 accepted")
+	}
+}

@@ -14,6 +14,8 @@ import (
 	"golang.org/x/image/font/basicfont"
 	"golang.org/x/image/math/f64"
 	"golang.org/x/image/math/fixed"
+
+	"github.com/vouchsafe/vouchsafe/pdq"
 )
 
 // A Transform is a deterministic edit of a photo: it returns the edited
@@ -214,4 +216,36 @@ func overlayText(src image.Image, text string) *image.RGBA {
 	y0 := h * 3 / 4
 	draw.NearestNeighbor.Scale(dst, image.Rect((w-bw)/2, y0, (w-bw)/2+bw, min(h, y0+bh)), small, small.Bounds(), draw.Src, nil)
 	return dst
+}
+
+// Shrink returns p with its image scaled down (Catmull-Rom, aspect kept) so
+// that its longer side is at most maxSide, re-encoded losslessly as PNG; a
+// photo already small enough is returned as it is. Evaluating camera photos
+// at a working resolution keeps the variants cheap to make, and both
+// perceptual hashes work on far smaller images anyway (360² and 64²).
+func Shrink(p Photo, maxSide int) (Photo, error) {
+	if maxSide < 1 {
+		return p, fmt.Errorf("eval: max side %d", maxSide)
+	}
+	img, err := pdq.Decode(p.Data)
+	if err != nil {
+		return p, fmt.Errorf("%s: %w", p.Name, err)
+	}
+	b := img.Bounds()
+	w, h := b.Dx(), b.Dy()
+	if max(w, h) <= maxSide {
+		return p, nil
+	}
+	if w >= h {
+		w, h = maxSide, max(1, int((int64(h)*int64(maxSide)+int64(w)/2)/int64(w)))
+	} else {
+		w, h = max(1, int((int64(w)*int64(maxSide)+int64(h)/2)/int64(h))), maxSide
+	}
+	dst := image.NewRGBA(image.Rect(0, 0, w, h))
+	draw.CatmullRom.Scale(dst, dst.Bounds(), img, b, draw.Src, nil)
+	data, err := encodePNG(dst)
+	if err != nil {
+		return p, err
+	}
+	return Photo{Name: p.Name, Data: data}, nil
 }
