@@ -7,8 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"math/big"
-	"math/bits"
 
 	"github.com/vouchsafe/vouchsafe/tss"
 )
@@ -147,14 +145,12 @@ func (a *Account) deriveKeys(p Params) (*accountKeys, error) {
 	k.adkey = adkey
 	prkD := extract("VOUCHSAFE-V01 dhf", hkey)
 	rows := make([][]tss.Elem, p.S)
-	ell := new(big.Int).SetUint64(tss.Modulus)
-	v := new(big.Int)
 	for i := range rows {
 		info := "row" + string([]byte{byte((i + 1) >> 8), byte(i + 1)})
 		buf := expand(prkD, info, 16*p.T)
 		rows[i] = make([]tss.Elem, p.T)
 		for j := range rows[i] {
-			rows[i][j] = v.SetBytes(buf[16*j:16*j+16]).Mod(v, ell).Uint64()
+			rows[i][j] = tss.ElemFrom128((*[16]byte)(buf[16*j : 16*j+16]))
 		}
 	}
 	if k.dhf, err = tss.NewDHF(p.T, p.S, rows); err != nil {
@@ -174,22 +170,6 @@ type shareValues struct {
 	rDummy []tss.Elem // s+1 values
 }
 
-// mod128 reduces a 16-byte big-endian value mod ℓ = 2^64 − 59, folding
-// with 2^64 ≡ 59 (mod ℓ).
-func mod128(b []byte) tss.Elem {
-	hi := binary.BigEndian.Uint64(b[0:8])
-	lo := binary.BigEndian.Uint64(b[8:16])
-	h, l := bits.Mul64(hi, 59) // hi·59 < 2^70
-	l, c := bits.Add64(l, lo, 0)
-	h += c // h ≤ 59
-	l, c = bits.Add64(l, h*59, 0)
-	l += c * 59 // a carry is 2^64 ≡ 59; l is then small, so no second carry
-	if l >= tss.Modulus {
-		l -= tss.Modulus
-	}
-	return l
-}
-
 func (k *accountKeys) prf(id *ID, s int) *shareValues {
 	info := "share\x00" + string(id[:])
 	b := expand(k.prkF, info, 80+16*(s+1))
@@ -197,9 +177,9 @@ func (k *accountKeys) prf(id *ID, s int) *shareValues {
 	copy(sv.x[:], b[0:16])
 	sv.x[0] |= 0x80
 	sv.zDummy = tss.ScalarFromBytes(b[16:64])
-	sv.x0 = mod128(b[64:80])
+	sv.x0 = tss.ElemFrom128((*[16]byte)(b[64:80]))
 	for i := 0; i <= s; i++ {
-		sv.rDummy[i] = mod128(b[80+16*i : 96+16*i])
+		sv.rDummy[i] = tss.ElemFrom128((*[16]byte)(b[80+16*i : 96+16*i]))
 	}
 	return sv
 }

@@ -19,13 +19,11 @@
 // Constant time: the client's voucher generation takes the same code path,
 // with the same elliptic-curve operations, for real and synthetic vouchers
 // and selects between them in constant time. The client's Shamir and DHF
-// arithmetic (package tss: coefficient reduction, share and DHF
-// evaluation) is constant-time too, on math/bits without branches on
-// secrets. Not constant-time: the reduction of the DHF coefficients mod ℓ
-// when an account's keys are derived (math/big, once per account), and,
-// on the server, tss.Detect and tss.Rank (which skip zero entries) and
-// tss.Recover's input checks, on data the server holds anyway; see
-// protocol.md §3.6.
+// arithmetic (package tss: the reductions of PRF output to Z_q and F_ℓ,
+// share and DHF evaluation) is constant-time too, on math/bits without
+// branches on secrets. Not constant-time: on the server, tss.Detect and
+// tss.Rank (which skip zero entries) and tss.Recover's input checks, on
+// data the server holds anyway; see protocol.md §3.6.
 package psi
 
 import (

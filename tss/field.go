@@ -24,7 +24,10 @@
 // malformed shares (its arithmetic is the constant-time one).
 package tss
 
-import "math/bits"
+import (
+	"encoding/binary"
+	"math/bits"
+)
 
 // Modulus is ℓ = 2^64 − 59, the largest 64-bit prime.
 const Modulus uint64 = 1<<64 - 59
@@ -88,6 +91,21 @@ func reduce(r uint64) Elem {
 	d, borrow := bits.Sub64(r, Modulus, 0)
 	keep := borrow - 1 // all ones when r ≥ ℓ
 	return r ^ (keep & (r ^ d))
+}
+
+// ElemFrom128 reduces the 16-byte big-endian integer b mod ℓ, in time
+// independent of b (it derives secret DHF coefficients and x₀ from PRF
+// output; the bias of a 128-bit value mod ℓ is below 2^−64).
+func ElemFrom128(b *[16]byte) Elem {
+	hi := binary.BigEndian.Uint64(b[0:8])
+	lo := binary.BigEndian.Uint64(b[8:16])
+	// hi·2^64 + lo ≡ hi·59 + lo (mod ℓ).
+	h, l := bits.Mul64(hi, fold) // h < 59
+	l, c := bits.Add64(l, lo, 0)
+	h += c // h ≤ 59
+	l, c = bits.Add64(l, h*fold, 0)
+	l += c * fold // after a carry l < 59·60, so no second carry
+	return reduce(l)
 }
 
 // sqrN returns a^(2^n).

@@ -465,3 +465,34 @@ func TestRank(t *testing.T) {
 		t.Fatal("short column accepted")
 	}
 }
+
+func TestElemFrom128(t *testing.T) {
+	ell := new(big.Int).SetUint64(Modulus)
+	rng := rand.New(rand.NewPCG(7, 128))
+	var cases [][16]byte
+	for _, v := range []string{
+		"00000000000000000000000000000000", "0000000000000000ffffffffffffffc4", // ℓ
+		"0000000000000000ffffffffffffffc5", "0000000000000000ffffffffffffffff",
+		"00000000000000010000000000000000", "ffffffffffffffffffffffffffffffff",
+		"fffffffffffffffc3ffffffffffffffc", "ffffffffffffffc4ffffffffffffffc4",
+		"000000000000003b0000000000000000", "80000000000000000000000000000000",
+	} {
+		b, _ := new(big.Int).SetString(v, 16)
+		var c [16]byte
+		b.FillBytes(c[:])
+		cases = append(cases, c)
+	}
+	for range 20000 {
+		var c [16]byte
+		binary.BigEndian.PutUint64(c[0:], rng.Uint64())
+		binary.BigEndian.PutUint64(c[8:], rng.Uint64())
+		cases = append(cases, c)
+	}
+	v := new(big.Int)
+	for _, c := range cases {
+		want := v.SetBytes(c[:]).Mod(v, ell).Uint64()
+		if got := ElemFrom128(&c); got != want {
+			t.Fatalf("ElemFrom128(%x) = %d, want %d", c, got, want)
+		}
+	}
+}
