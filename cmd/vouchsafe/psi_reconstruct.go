@@ -1,18 +1,16 @@
 package main
 
 import (
-	"bytes"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"image/png"
 	"io"
 	"os"
 	"sort"
 	"strings"
 
 	"github.com/vouchsafe/vouchsafe/internal/secondhash"
+	"github.com/vouchsafe/vouchsafe/internal/service"
 	"github.com/vouchsafe/vouchsafe/psi"
 )
 
@@ -27,39 +25,25 @@ func (k *keyFlags) Set(v string) error { *k = append(*k, v); return nil }
 
 // accountReport is one line of reconstruct's JSON Lines output.
 type accountReport struct {
-	Account         string          `json:"account"`
-	Vouchers        uint64          `json:"vouchers"`
-	Matches         int             `json:"match_records"`
-	NonMatches      uint64          `json:"non_matches"`
-	Invalid         uint64          `json:"invalid"`
-	Threshold       int             `json:"threshold"`
-	RequiredMatches int             `json:"required_matches"`
-	Candidates      int             `json:"candidates"`
-	CandidateIDs    []string        `json:"candidate_ids"`
-	AboveThreshold  bool            `json:"above_threshold"`
-	Revealed        []revealedMatch `json:"revealed,omitempty"`
-	SyntheticIDs    []string        `json:"synthetic_ids,omitempty"`
-	Inconsistent    []string        `json:"inconsistent_ids,omitempty"`
-	InvalidAD       []string        `json:"invalid_ad_ids,omitempty"`
-	ExcessSynthetic bool            `json:"excess_synthetic,omitempty"`
-	Errors          []voucherError  `json:"errors,omitempty"`
+	Account         string                 `json:"account"`
+	Vouchers        uint64                 `json:"vouchers"`
+	Matches         int                    `json:"match_records"`
+	NonMatches      uint64                 `json:"non_matches"`
+	Invalid         uint64                 `json:"invalid"`
+	Threshold       int                    `json:"threshold"`
+	RequiredMatches int                    `json:"required_matches"`
+	Candidates      int                    `json:"candidates"`
+	CandidateIDs    []string               `json:"candidate_ids"`
+	AboveThreshold  bool                   `json:"above_threshold"`
+	Revealed        []service.RevealedView `json:"revealed,omitempty"`
+	SyntheticIDs    []string               `json:"synthetic_ids,omitempty"`
+	Inconsistent    []string               `json:"inconsistent_ids,omitempty"`
+	InvalidAD       []string               `json:"invalid_ad_ids,omitempty"`
+	ExcessSynthetic bool                   `json:"excess_synthetic,omitempty"`
+	Errors          []voucherError         `json:"errors,omitempty"`
 	// Confirmed, present when the second-hash check ran, counts the
 	// revealed matches it confirmed. Only confirmed matches go to review.
 	Confirmed *int `json:"second_hash_confirmed,omitempty"`
-}
-
-type revealedMatch struct {
-	ID   string `json:"id"`
-	DBID string `json:"db_id"`
-	Hash string `json:"hash"`
-	// DerivativePNG is the visual derivative as a base64 PNG (absent when
-	// the client sent none); Derivative is the raw derivative blob (base64),
-	// which psi.DecodeDerivative reads.
-	DerivativePNG string `json:"derivative_png,omitempty"`
-	Derivative    string `json:"derivative,omitempty"`
-	Error         string `json:"derivative_error,omitempty"`
-	// SecondHash is the PDQ check of the derivative (--second-hash).
-	SecondHash *secondhash.Verdict `json:"second_hash,omitempty"`
 }
 
 type voucherError struct {
@@ -97,18 +81,17 @@ func runReconstruct(env *cliEnv, args []string) int {
 	if err != nil {
 		return fail(env, "reconstruct", err)
 	}
-	var params *psi.Params
+	var params psi.Params
 	for _, path := range keys {
 		k, err := readServerKey(path)
 		if err != nil {
 			return fail(env, "reconstruct", err)
 		}
-		p := k.Params()
-		if params != nil && (p.T != params.T || p.S != params.S) {
-			return fail(env, "reconstruct", fmt.Errorf("%s: t=%d, s=%d differ from the other epochs' t=%d, s=%d", path, p.T, p.S, params.T, params.S))
-		}
-		params = &p
 		if err := srv.AddKey(k); err != nil {
+			return fail(env, "reconstruct", fmt.Errorf("%s: %w", path, err))
+		}
+		// Every epoch counts toward one threshold: t and s must agree.
+		if params, err = srv.Params(); err != nil {
 			return fail(env, "reconstruct", fmt.Errorf("%s: %w", path, err))
 		}
 	}
@@ -223,30 +206,11 @@ func reportOf(label string, st *psi.AccountStore, res *psi.RevealResult, errs []
 		rep.Confirmed = new(int)
 	}
 	for i := range res.Revealed {
-		m := &res.Revealed[i]
-		rm := revealedMatch{ID: m.ID.String(), DBID: m.DBID.String()}
-		if h, err := m.Hash(); err == nil {
-			rm.Hash = h.String()
+		rv := service.ViewRevealed(&res.Revealed[i], list)
+		if rv.SecondHash != nil && rv.SecondHash.Confirmed {
+			*rep.Confirmed++
 		}
-		if d, _ := m.Derivative(); len(d) > 0 {
-			rm.Derivative = base64.StdEncoding.EncodeToString(d)
-			if _, img, err := psi.DecodeAD(m.AD); err != nil {
-				rm.Error = err.Error()
-			} else {
-				var buf bytes.Buffer
-				if err := png.Encode(&buf, img); err == nil {
-					rm.DerivativePNG = base64.StdEncoding.EncodeToString(buf.Bytes())
-				}
-			}
-		}
-		if list != nil {
-			v := list.Check(m)
-			rm.SecondHash = &v
-			if v.Confirmed {
-				*rep.Confirmed++
-			}
-		}
-		rep.Revealed = append(rep.Revealed, rm)
+		rep.Revealed = append(rep.Revealed, rv)
 	}
 	return rep
 }

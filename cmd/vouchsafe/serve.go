@@ -12,10 +12,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/vouchsafe/vouchsafe/internal/secondhash"
 	"github.com/vouchsafe/vouchsafe/internal/service"
 	"github.com/vouchsafe/vouchsafe/internal/store"
-	"github.com/vouchsafe/vouchsafe/psi"
 )
 
 func init() {
@@ -35,7 +33,8 @@ func runServe(env *cliEnv, args []string) int {
 	rate := fs.Float64("rate", 20, "requests per second allowed per client (0: no limit)")
 	burst := fs.Int("burst", 40, "requests a client may send at once before --rate applies")
 	workers := fs.Int("workers", 0, "goroutines matching one upload (default GOMAXPROCS)")
-	secondHash := fs.String("second-hash", "", "PDQ hash list `file`: check every revealed match with the second hash")
+	secondHash := fs.String("second-hash", "", "check every revealed visual derivative against this PDQ list `file` (db second-hash)")
+	secondT := fs.Int("second-hash-threshold", -1, "largest PDQ distance that confirms (default 31)")
 	addrFile := fs.String("addr-file", "", "write the bound address to `file` once listening")
 	tlsCert := fs.String("tls-cert", "", "serve HTTPS with this certificate `file` (with --tls-key)")
 	tlsKey := fs.String("tls-key", "", "private key `file` of --tls-cert")
@@ -67,11 +66,11 @@ func runServe(env *cliEnv, args []string) int {
 		Rate: *rate, Burst: *burst, Workers: *workers, Logger: log,
 	}
 	if *secondHash != "" {
-		list, err := secondhash.Load(*secondHash)
+		list, err := loadSecondHash(*secondHash, *secondT)
 		if err != nil {
 			return fail(env, "serve", err)
 		}
-		cfg.SecondHash = func(m *psi.RevealedMatch) any { return list.Check(m) }
+		cfg.SecondHash = list
 	}
 	st, err := store.Open(*storePath, nil)
 	if err != nil {

@@ -227,6 +227,11 @@ func Shrink(p Photo, maxSide int) (Photo, error) {
 	if maxSide < 1 {
 		return p, fmt.Errorf("eval: max side %d", maxSide)
 	}
+	// The header alone settles most small photos without a full decode
+	// (Run decodes every photo anyway).
+	if cfg, _, err := image.DecodeConfig(bytes.NewReader(p.Data)); err == nil && max(cfg.Width, cfg.Height) <= maxSide {
+		return p, nil
+	}
 	img, err := pdq.Decode(p.Data)
 	if err != nil {
 		return p, fmt.Errorf("%s: %w", p.Name, err)

@@ -235,6 +235,9 @@ func TestCrashSafety(t *testing.T) {
 		}
 	}
 	t.Logf("%d uploads in %d attempts, %d failed by %d SIGKILLs (%d retried uploads found vouchers already stored), %d duplicate vouchers answered", len(batches), attempts, failed, kills, lostAcks, dups)
+	if failed == 0 {
+		t.Fatalf("none of the %d SIGKILLs interrupted an upload: nothing was tested", kills)
+	}
 
 	st, err := store.Open(storePath, nil)
 	if err != nil {

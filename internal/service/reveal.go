@@ -6,9 +6,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"image"
 	"image/png"
 	"time"
 
+	"github.com/vouchsafe/vouchsafe/internal/secondhash"
 	"github.com/vouchsafe/vouchsafe/psi"
 )
 
@@ -45,8 +47,8 @@ type RevealedView struct {
 	Derivative      string `json:"derivative,omitempty"`
 	DerivativePNG   string `json:"derivative_png,omitempty"`
 	DerivativeError string `json:"derivative_error,omitempty"`
-	// SecondHash is the second-hash verdict, when configured.
-	SecondHash any `json:"second_hash,omitempty"`
+	// SecondHash is the second-hash verdict, when a list is configured.
+	SecondHash *secondhash.Verdict `json:"second_hash,omitempty"`
 }
 
 // RevealAccount runs the threshold step over the account's stored match
@@ -96,7 +98,7 @@ func (s *Service) reveal(account string) (*RevealView, error) {
 		v.Inconsistent = idStrings(res.Inconsistent)
 		v.InvalidAD = idStrings(res.InvalidAD)
 		for i := range res.Revealed {
-			v.Revealed = append(v.Revealed, s.revealedView(&res.Revealed[i]))
+			v.Revealed = append(v.Revealed, ViewRevealed(&res.Revealed[i], s.cfg.SecondHash))
 		}
 	}
 	b, err := json.Marshal(v)
@@ -109,24 +111,35 @@ func (s *Service) reveal(account string) (*RevealView, error) {
 	return v, nil
 }
 
-func (s *Service) revealedView(m *psi.RevealedMatch) RevealedView {
+// ViewRevealed describes a revealed match for the operator: its hash, its
+// visual derivative (raw and as PNG) and, when second is not nil, the
+// second-hash verdict. The derivative is decompressed once for both.
+func ViewRevealed(m *psi.RevealedMatch, second *secondhash.List) RevealedView {
 	rv := RevealedView{ID: m.ID.String(), DBID: m.DBID.String()}
 	if h, err := m.Hash(); err == nil {
 		rv.Hash = h.String()
 	}
+	var img image.Image
 	if d, _ := m.Derivative(); len(d) > 0 {
 		rv.Derivative = base64.StdEncoding.EncodeToString(d)
-		if _, img, err := psi.DecodeAD(m.AD); err != nil {
+		if g, err := psi.DecodeDerivative(d); err != nil {
 			rv.DerivativeError = err.Error()
 		} else {
+			img = g
 			var buf bytes.Buffer
-			if err := png.Encode(&buf, img); err == nil {
+			if err := png.Encode(&buf, g); err == nil {
 				rv.DerivativePNG = base64.StdEncoding.EncodeToString(buf.Bytes())
 			}
 		}
 	}
-	if s.cfg.SecondHash != nil {
-		rv.SecondHash = s.cfg.SecondHash(m)
+	if second != nil {
+		var v secondhash.Verdict
+		if img != nil {
+			v = second.CheckImage(img)
+		} else {
+			v = second.Check(m) // says why there is nothing to check
+		}
+		rv.SecondHash = &v
 	}
 	return rv
 }

@@ -36,6 +36,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vouchsafe/vouchsafe/internal/secondhash"
 	"github.com/vouchsafe/vouchsafe/internal/store"
 	"github.com/vouchsafe/vouchsafe/psi"
 )
@@ -69,10 +70,9 @@ type Config struct {
 	Burst int
 	// Workers bounds the goroutines matching one upload (GOMAXPROCS if zero).
 	Workers int
-	// SecondHash, if set, checks each revealed match with an independent
-	// second perceptual hash; its JSON-encodable verdict is stored with the
-	// reveal result.
-	SecondHash func(*psi.RevealedMatch) any
+	// SecondHash, if set, is the PDQ list every revealed match is checked
+	// against; the verdict is stored with the reveal result.
+	SecondHash *secondhash.List
 	// Logger receives operational events; nil discards them. Tokens, keys
 	// and associated data are never logged.
 	Logger *slog.Logger

@@ -2,7 +2,10 @@ package service
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -103,7 +106,7 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	h := newHarness(t, f, func(c *Config) {
-		c.SecondHash = func(m *psi.RevealedMatch) any { return list.Check(m) }
+		c.SecondHash = list
 	})
 
 	// alice: three real matches and three non-members, below the threshold.
@@ -138,9 +141,8 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatalf("alice above: %+v", rv)
 	}
 	for _, m := range rv.Revealed {
-		v, ok := m.SecondHash.(map[string]any)
-		if !ok || v["confirmed"] != true || v["distance"] != float64(0) || v["nearest"] != dh.String() {
-			t.Fatalf("second-hash verdict %#v, want confirmed at distance 0 from %s", m.SecondHash, dh)
+		if v := m.SecondHash; v == nil || !v.Confirmed || v.Distance != 0 || v.Nearest != dh.String() || v.Hash != dh.String() || v.Error != "" {
+			t.Fatalf("second-hash verdict %+v, want confirmed at distance 0 from %s", v, dh)
 		}
 	}
 
@@ -228,10 +230,14 @@ func TestEndToEnd(t *testing.T) {
 	}
 }
 
-// snap is the whole visible state of a store.
-type snap map[string]struct {
-	c    store.Counts
-	recs int
+// snap is the whole visible state of a store: per account its counts, a
+// digest of its match records and its last reveal.
+type snap map[string]acctSnap
+
+type acctSnap struct {
+	c       store.Counts
+	records [32]byte
+	reveal  [32]byte
 }
 
 func snapshot(t testing.TB, st store.Store) snap {
@@ -250,22 +256,18 @@ func snapshot(t testing.TB, st store.Store) snap {
 		if err != nil {
 			t.Fatal(err)
 		}
-		out[a] = struct {
-			c    store.Counts
-			recs int
-		}{c, len(recs)}
+		h := sha256.New()
+		for _, r := range recs {
+			binary.Write(h, binary.BigEndian, uint32(len(r)))
+			h.Write(r)
+		}
+		rv, err := st.Reveal(a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[a] = acctSnap{c: c, records: [32]byte(h.Sum(nil)), reveal: sha256.Sum256(rv)}
 	}
 	return out
 }
 
-func equalSnap(a, b snap) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
-}
+func equalSnap(a, b snap) bool { return maps.Equal(a, b) }
