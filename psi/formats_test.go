@@ -16,13 +16,15 @@ func TestAccountRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.Synthetic = 7
+	for i := 0; i < 7; i++ {
+		a.addSynthetic(&[]ID{idN("rt", i)}[0])
+	}
 	b, _ := a.MarshalBinary()
 	var a2 Account
 	if err := a2.UnmarshalBinary(b); err != nil {
 		t.Fatal(err)
 	}
-	if a2.seed != a.seed || a2.Synthetic != 7 || a2.Label != "alice" {
+	if a2.seed != a.seed || a2.SyntheticCount() != 7 || !a2.isSynthetic(&[]ID{idN("rt", 3)}[0]) || a2.Label != "alice" {
 		t.Fatal("account round trip")
 	}
 	if strings.Contains(a.String(), string(a.seed[:4])) {
@@ -31,7 +33,7 @@ func TestAccountRoundTrip(t *testing.T) {
 	for name, bad := range map[string][]byte{
 		"short":     b[:20],
 		"magic":     append([]byte("XXXX"), b[4:]...),
-		"version":   append(append([]byte{}, b[:4]...), append([]byte{2}, b[5:]...)...),
+		"version":   append(append([]byte{}, b[:4]...), append([]byte{3}, b[5:]...)...),
 		"extended":  append(bytes.Clone(b), 0),
 		"truncated": b[:len(b)-1],
 	} {

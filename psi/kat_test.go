@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -54,6 +55,9 @@ func katBuild(t *testing.T) map[string][]byte {
 	files["good_table_root.txt"] = []byte(hex.EncodeToString(root[:]) + "\n")
 	files["good_server_key.bin"], _ = res.Key.MarshalBinary()
 	acct, _ := NewAccount(drbg("kat/account"), "kat")
+	// The two synthetic ids below, as the account records them.
+	acct.addSynthetic(&[]ID{idN("kat", 11)}[0])
+	acct.addSynthetic(&[]ID{idN("kat", 12)}[0])
 	files["good_account.bin"], _ = acct.MarshalBinary()
 	c, err := NewClient(res.Table, acct, &ClientOptions{})
 	if err != nil {
@@ -99,6 +103,23 @@ func katBuild(t *testing.T) map[string][]byte {
 	files["fail_voucher_off_curve.bin"] = vo
 	files["fail_voucher_truncated.bin"] = first[:len(first)-1]
 	files["fail_account_magic.bin"] = append([]byte("VSAX"), files["good_account.bin"][4:]...)
+	// Format version 1 kept a synthetic count (here 2), not the ids.
+	v1 := []byte("VSAC\x01\x00\x00\x00")
+	v1 = append(v1, acct.seed[:]...)
+	v1 = append(v1, 0, 0, 0, 0, 0, 0, 0, 2, 3)
+	files["fail_account_v1.bin"] = append(v1, "kat"...)
+	ab := bytes.Clone(files["good_account.bin"])
+	ab[20] ^= 0x04 // a bit of the seed
+	files["fail_account_checksum.bin"] = ab
+	kb := bytes.Clone(files["good_server_key.bin"])
+	kb[40] ^= 0x01 // a bit of α
+	files["fail_server_key_checksum.bin"] = kb
+	kv1 := bytes.Clone(files["good_server_key.bin"][:serverKeyBody])
+	kv1[4] = 0x01
+	files["fail_server_key_v1.bin"] = kv1
+	sb := bytes.Clone(files["good_vouchers.vsvs"])
+	sb[9] = 0x0a // the label "kat" becomes "k\na"
+	files["fail_stream_label.vsvs"] = sb
 	return files
 }
 
@@ -216,7 +237,31 @@ func TestKnownAnswers(t *testing.T) {
 	if rec, err := srv.Match(stored("good_voucher.bin")); err != nil || rec == nil {
 		t.Errorf("good_voucher.bin: %v", err)
 	}
-	if err := new(Account).UnmarshalBinary(stored("fail_account_magic.bin")); err == nil {
-		t.Error("fail_account_magic.bin accepted")
+	for n, want := range map[string]error{
+		"fail_account_magic.bin":    ErrMagic,
+		"fail_account_v1.bin":       ErrOldAccount,
+		"fail_account_checksum.bin": ErrChecksum,
+	} {
+		if err := new(Account).UnmarshalBinary(stored(n)); !errors.Is(err, want) {
+			t.Errorf("%s: %v, want %v", n, err, want)
+		}
+	}
+	var a Account
+	if err := a.UnmarshalBinary(stored("good_account.bin")); err != nil || a.SyntheticCount() != 2 {
+		t.Errorf("good_account.bin: %v, %d synthetic ids", err, a.SyntheticCount())
+	}
+	for n, want := range map[string]error{
+		"fail_server_key_checksum.bin": ErrChecksum,
+		"fail_server_key_v1.bin":       ErrOldServerKey,
+	} {
+		if err := new(ServerKey).UnmarshalBinary(stored(n)); !errors.Is(err, want) {
+			t.Errorf("%s: %v, want %v", n, err, want)
+		}
+	}
+	if up, err := UpgradeServerKey(stored("fail_server_key_v1.bin")); err != nil || !bytes.Equal(up, stored("good_server_key.bin")) {
+		t.Errorf("UpgradeServerKey(fail_server_key_v1.bin): %v", err)
+	}
+	if _, err := NewVoucherReader(bytes.NewReader(stored("fail_stream_label.vsvs"))); !errors.Is(err, ErrLabel) {
+		t.Errorf("fail_stream_label.vsvs: %v", err)
 	}
 }

@@ -1,6 +1,7 @@
 package psi
 
 import (
+	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/binary"
 	"errors"
@@ -14,8 +15,39 @@ import (
 
 const keyMagic = "VSSK"
 
+// keyVersion is the server key file format: version 2 added the checksum.
+const keyVersion = 0x02
+
 // ServerKeySize is the length of an encoded ServerKey.
-const ServerKeySize = 4 + 1 + 1 + 1 + 1 + 8 + 8 + 2 + 2 + 4 + 32 + 32
+const ServerKeySize = serverKeyBody + sha256.Size
+
+const serverKeyBody = 4 + 1 + 1 + 1 + 1 + 8 + 8 + 2 + 2 + 4 + 32 + 32
+
+// ErrOldServerKey is returned for a server key file of format version 1,
+// which had no checksum.
+var ErrOldServerKey = errors.New("psi: server key file format version 1 has no checksum and is no longer read; " +
+	"convert it with `vouchsafe db upgrade-key`")
+
+// UpgradeServerKey converts a server key of format version 1 (the same
+// fields, no checksum) to the current format. It checks the fields as
+// UnmarshalBinary does; it cannot tell a bit that flipped before the
+// conversion, so check the result against the table (CheckTable).
+func UpgradeServerKey(v1 []byte) ([]byte, error) {
+	if len(v1) != serverKeyBody || string(v1[:4]) != keyMagic || v1[4] != 0x01 {
+		return nil, errors.New("psi: not a server key file of format version 1")
+	}
+	b := make([]byte, 0, ServerKeySize)
+	b = append(b, v1...)
+	b[4] = keyVersion
+	sum := sha256.Sum256(b)
+	b = append(b, sum[:]...)
+	var k ServerKey
+	if err := k.UnmarshalBinary(b); err != nil {
+		clear(b)
+		return nil, err
+	}
+	return b, nil
+}
 
 // ServerKey is the server's secret for one table epoch: the blinding scalar
 // α (L = α·G) and the seed of the empty slots' scalars, with the public
@@ -87,14 +119,14 @@ func (k *ServerKey) emptySlot(i uint64) (*nistec.P256Point, error) {
 	return nistec.NewP256Point().ScalarBaseMult(e[:])
 }
 
-// MarshalBinary encodes the key:
+// MarshalBinary encodes the key (format version 2):
 //
-//	"VSSK" ‖ version ‖ suite ‖ d ‖ 0 ‖ db_id(8) ‖ epoch(8) ‖ t(2) ‖ s(2) ‖
-//	AD_LEN(4) ‖ α(32) ‖ empty_seed(32)
+//	"VSSK" ‖ 0x02 ‖ suite ‖ d ‖ 0 ‖ db_id(8) ‖ epoch(8) ‖ t(2) ‖ s(2) ‖
+//	AD_LEN(4) ‖ α(32) ‖ empty_seed(32) ‖ SHA-256(everything before)
 func (k *ServerKey) MarshalBinary() ([]byte, error) {
 	b := make([]byte, 0, ServerKeySize)
 	b = append(b, keyMagic...)
-	b = append(b, FormatVersion, Suite, byte(k.d), 0)
+	b = append(b, keyVersion, Suite, byte(k.d), 0)
 	b = append(b, k.dbid[:]...)
 	b = binary.BigEndian.AppendUint64(b, k.epoch)
 	b = binary.BigEndian.AppendUint16(b, uint16(k.params.T))
@@ -102,20 +134,29 @@ func (k *ServerKey) MarshalBinary() ([]byte, error) {
 	b = binary.BigEndian.AppendUint32(b, uint32(k.params.ADLen))
 	b = append(b, k.alpha[:]...)
 	b = append(b, k.emptySeed[:]...)
-	return b, nil
+	sum := sha256.Sum256(b)
+	return append(b, sum[:]...), nil
 }
 
-// UnmarshalBinary decodes a key written by MarshalBinary and checks that α
-// is a non-zero scalar below the group order.
+// UnmarshalBinary decodes a key written by MarshalBinary, checks its
+// checksum (a flipped bit anywhere is ErrChecksum, never a different key)
+// and that α is a non-zero scalar below the group order.
 func (k *ServerKey) UnmarshalBinary(b []byte) error {
-	if len(b) < 4 || string(b[:4]) != keyMagic {
+	if len(b) < 5 || string(b[:4]) != keyMagic {
 		return fmt.Errorf("psi: server key: %w", ErrMagic)
+	}
+	if b[4] == 0x01 {
+		return ErrOldServerKey
+	}
+	if b[4] != keyVersion {
+		return fmt.Errorf("psi: server key: %w %d", ErrVersion, b[4])
 	}
 	if len(b) != ServerKeySize {
 		return fmt.Errorf("psi: server key: %w: %d bytes, want %d", ErrLength, len(b), ServerKeySize)
 	}
-	if b[4] != FormatVersion {
-		return fmt.Errorf("psi: server key: %w %d", ErrVersion, b[4])
+	sum := sha256.Sum256(b[:serverKeyBody])
+	if subtle.ConstantTimeCompare(sum[:], b[serverKeyBody:]) != 1 {
+		return fmt.Errorf("psi: server key: %w", ErrChecksum)
 	}
 	if b[5] != Suite {
 		return fmt.Errorf("psi: server key: %w %d", ErrSuite, b[5])

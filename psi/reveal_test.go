@@ -201,8 +201,12 @@ func TestDuplicatesCountOnce(t *testing.T) {
 	p := Params{T: 3, S: 6, ADLen: 32}
 	f := newFixture(t, "dup", p, 20)
 	dev1 := f.client(t, 0)
-	acct2 := *f.account // second device: same seed
-	dev2, err := NewClient(f.table, &acct2, &ClientOptions{})
+	b, _ := f.account.MarshalBinary()
+	acct2 := new(Account) // second device: same seed
+	if err := acct2.UnmarshalBinary(b); err != nil {
+		t.Fatal(err)
+	}
+	dev2, err := NewClient(f.table, acct2, &ClientOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}

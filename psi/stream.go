@@ -23,8 +23,8 @@ type VoucherWriter struct {
 
 // NewVoucherWriter writes the stream header for the account label.
 func NewVoucherWriter(w io.Writer, label string) (*VoucherWriter, error) {
-	if len(label) > MaxLabel {
-		return nil, fmt.Errorf("psi: account label longer than %d bytes", MaxLabel)
+	if err := CheckLabel(label); err != nil {
+		return nil, err
 	}
 	bw := bufio.NewWriter(w)
 	hdr := []byte(streamMagic)
@@ -88,6 +88,9 @@ func NewVoucherReader(r io.Reader) (*VoucherReader, error) {
 	label := make([]byte, n)
 	if _, err := io.ReadFull(br, label); err != nil {
 		return nil, fmt.Errorf("psi: voucher stream label: %w", noEOF(err))
+	}
+	if err := CheckLabel(string(label)); err != nil {
+		return nil, fmt.Errorf("psi: voucher stream: %w", err)
 	}
 	return &VoucherReader{r: br, label: string(label)}, nil
 }

@@ -258,7 +258,7 @@ func TestDroppedNeverMatch(t *testing.T) {
 		t.Fatalf("n=%d with %d dropped", r.Table.Len(), len(r.Dropped))
 	}
 	srv, _ := NewServer(r.Key)
-	acct, _ := NewAccount(drbg("drop/acct"), "")
+	acct, _ := NewAccount(drbg("drop/acct"), "drop")
 	c, err := NewClient(r.Table, acct, &ClientOptions{})
 	if err != nil {
 		t.Fatal(err)

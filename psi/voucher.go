@@ -45,6 +45,15 @@ type ClientOptions struct {
 	SyntheticRate float64
 	// Workers bounds the goroutines of Vouchers; zero means GOMAXPROCS.
 	Workers int
+	// SaveAccount, when set, is called each time an id joins the account's
+	// synthetic set, before that id's voucher is made, with the account's
+	// new encoding (MarshalBinary) and the account locked. It must store
+	// it durably: a synthetic voucher that leaves the device while its id is
+	// not yet saved in S could come out real on a later run, which would
+	// tell the server it had been synthetic (protocol.md §3.3). An error
+	// stops the voucher and takes the id out of S again. There are at most
+	// C ≤ s such calls in an account's life.
+	SaveAccount func(encoded []byte) error
 }
 
 // Triple is one input of the client: the image's perceptual hash, a fresh
@@ -57,7 +66,7 @@ type Triple struct {
 }
 
 // Client makes vouchers for one account against one table. It is safe for
-// concurrent use; it updates the account's synthetic counter.
+// concurrent use; it adds to the account's synthetic set.
 type Client struct {
 	table   *Table
 	acct    *Account
@@ -65,7 +74,7 @@ type Client struct {
 	params  Params
 	thresh  uint64 // u < thresh ⇒ synthetic (while below the cap)
 	workers int
-	mu      sync.Mutex
+	save    func([]byte) error
 }
 
 // NewClient derives the account's keys for the table's parameters. With nil
@@ -85,7 +94,7 @@ func NewClient(t *Table, a *Account, opts *ClientOptions) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{table: t, acct: a, keys: keys, params: p, workers: o.Workers}
+	c := &Client{table: t, acct: a, keys: keys, params: p, workers: o.Workers, save: o.SaveAccount}
 	if f := o.SyntheticRate * (1 << 64); f >= 1<<64 {
 		c.thresh = ^uint64(0)
 	} else {
@@ -104,16 +113,41 @@ func NewID(rand io.Reader) (ID, error) {
 	return id, err
 }
 
-// decide applies protocol.md §3.3: the triple is synthetic iff its
-// per-id draw is below p·2^64 and the account is below its cap. It returns
-// 1 for synthetic, 0 for real, and counts synthetics in the account.
-func (c *Client) decide(id *ID) int {
+// decide applies protocol.md §3.3: an id already in the account's
+// synthetic set S is synthetic again; a new id is synthetic iff its per-id
+// draw is below p·2^64 and |S| is below the cap C, and then joins S (saved
+// through SaveAccount before the voucher is made). It returns 1 for
+// synthetic, 0 for real. The same id therefore gets the same answer on
+// every run that shares the account state, whatever the order of the ids.
+//
+// The draw comparison is branch-free; the set lookup and the save are not
+// (a map lookup, and a file write at most C times): they are visible only
+// on the device, like every other access to the account file.
+func (c *Client) decide(id *ID) (int, error) {
 	u := c.keys.syntheticDraw(id)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	below := lessU64(u, c.thresh) & lessU64(c.acct.Synthetic, c.keys.cap)
-	c.acct.Synthetic += uint64(below)
-	return below
+	a := c.acct
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.isSynthetic(id) {
+		return 1, nil
+	}
+	n := uint64(len(a.synthetic))
+	fresh := lessU64(u, c.thresh) & lessU64(n, c.keys.cap)
+	if fresh == 0 {
+		return 0, nil
+	}
+	a.addSynthetic(id)
+	if c.save != nil {
+		b, err := a.marshalLocked()
+		if err == nil {
+			err = c.save(b)
+		}
+		if err != nil {
+			delete(a.synthetic, *id)
+			return 0, fmt.Errorf("psi: saving the account's synthetic set: %w", err)
+		}
+	}
+	return 1, nil
 }
 
 // lessU64 returns 1 if a < b, else 0, without branches.
@@ -132,13 +166,18 @@ func (c *Client) Voucher(rand io.Reader, tr *Triple) ([]byte, error) {
 	if _, err := io.ReadFull(rand, seed[:]); err != nil {
 		return nil, fmt.Errorf("psi: reading randomness: %w", err)
 	}
-	synth := c.decide(&tr.ID)
+	synth, err := c.decide(&tr.ID)
+	if err != nil {
+		return nil, err
+	}
 	return c.build(seed, tr, synth)
 }
 
 // Vouchers makes the vouchers of many triples on all cores. The synthetic
 // decisions and the per-voucher random seeds are taken in input order, so
 // the output for a given rand stream does not depend on the scheduling.
+// All decisions (and the saves of new synthetic ids) happen before any
+// voucher is returned.
 func (c *Client) Vouchers(rand io.Reader, trs []Triple) ([][]byte, error) {
 	for i := range trs {
 		if err := c.checkTriple(&trs[i]); err != nil {
@@ -151,7 +190,11 @@ func (c *Client) Vouchers(rand io.Reader, trs []Triple) ([][]byte, error) {
 		if _, err := io.ReadFull(rand, seeds[i][:]); err != nil {
 			return nil, fmt.Errorf("psi: reading randomness: %w", err)
 		}
-		synth[i] = c.decide(&trs[i].ID)
+		s, err := c.decide(&trs[i].ID)
+		if err != nil {
+			return nil, err
+		}
+		synth[i] = s
 	}
 	out := make([][]byte, len(trs))
 	errs := make([]error, len(trs))

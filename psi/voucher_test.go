@@ -100,8 +100,8 @@ func TestVoucherClasses(t *testing.T) {
 	if classes["synthetic/non-member"], err = synth.Vouchers(drbg("cl/4"), non); err != nil {
 		t.Fatal(err)
 	}
-	if f.account.Synthetic != 2*n {
-		t.Fatalf("synthetic counter %d, want %d", f.account.Synthetic, 2*n)
+	if f.account.SyntheticCount() != 2*n {
+		t.Fatalf("synthetic set of %d, want %d", f.account.SyntheticCount(), 2*n)
 	}
 	size := small.VoucherSize(2)
 	for name, vs := range classes {
@@ -314,8 +314,8 @@ func TestVouchersDeterministic(t *testing.T) {
 			t.Fatalf("voucher %d differs between Vouchers and Voucher", i)
 		}
 	}
-	if a1.Synthetic != a2.Synthetic || a1.Synthetic == 0 {
-		t.Fatalf("synthetic counters %d, %d", a1.Synthetic, a2.Synthetic)
+	if a1.SyntheticCount() != a2.SyntheticCount() || a1.SyntheticCount() == 0 {
+		t.Fatalf("synthetic sets of %d, %d", a1.SyntheticCount(), a2.SyntheticCount())
 	}
 }
 
@@ -343,8 +343,8 @@ func TestSyntheticCap(t *testing.T) {
 			matches++
 		}
 	}
-	if uint64(matches) != c.keys.cap || f.account.Synthetic != c.keys.cap {
-		t.Fatalf("%d synthetic matches, counter %d, cap %d", matches, f.account.Synthetic, c.keys.cap)
+	if uint64(matches) != c.keys.cap || uint64(f.account.SyntheticCount()) != c.keys.cap {
+		t.Fatalf("%d synthetic matches, set of %d, cap %d", matches, f.account.SyntheticCount(), c.keys.cap)
 	}
 	if r := DefaultSyntheticRate(DefaultParams); r != 0.0042 {
 		t.Fatalf("default rate %v", r)

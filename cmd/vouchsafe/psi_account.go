@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/vouchsafe/vouchsafe/internal/keyfile"
 	"github.com/vouchsafe/vouchsafe/psi"
 )
 
@@ -34,7 +35,7 @@ func runAccount(env *cliEnv, args []string) int {
 func runAccountNew(env *cliEnv, args []string) int {
 	fs := newFlagSet(env, "account new", "-o account.key [--label NAME]")
 	out := fs.String("o", "", "output account `file` (secret; written with mode 0600)")
-	label := fs.String("label", "", "public account name the server files vouchers under (default: random)")
+	label := fs.String("label", "", "public account name the server files vouchers under: 1-128 of A-Z a-z 0-9 . _ - (default: random)")
 	force := fs.Bool("force", false, "overwrite an existing file")
 	pos, st, ok := parseInterleaved(fs, args)
 	if !ok {
@@ -61,7 +62,7 @@ func runAccountNew(env *cliEnv, args []string) int {
 	if err != nil {
 		return fail(env, "account new", err)
 	}
-	if err := saveAccount(*out, a); err != nil {
+	if err := keyfile.SaveAccount(*out, a); err != nil {
 		return fail(env, "account new", err)
 	}
 	fmt.Fprintf(env.stdout, "account %s written to %s\n", a.Label, *out)
@@ -78,30 +79,10 @@ func runAccountInfo(env *cliEnv, args []string) int {
 		fs.Usage()
 		return 2
 	}
-	a, err := loadAccount(pos[0])
+	a, err := keyfile.LoadAccount(pos[0])
 	if err != nil {
 		return fail(env, "account info", err)
 	}
-	fmt.Fprintf(env.stdout, "label:     %s\nsynthetic: %d vouchers so far\n", a.Label, a.Synthetic)
+	fmt.Fprintf(env.stdout, "label:     %s\nsynthetic: %d ids so far\n", a.Label, a.SyntheticCount())
 	return 0
-}
-
-func loadAccount(path string) (*psi.Account, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	a := new(psi.Account)
-	if err := a.UnmarshalBinary(b); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return a, nil
-}
-
-func saveAccount(path string, a *psi.Account) error {
-	b, err := a.MarshalBinary()
-	if err != nil {
-		return err
-	}
-	return writeFileAtomic(path, b, 0o600)
 }

@@ -10,16 +10,17 @@ import (
 	"os"
 	"strings"
 
+	"github.com/vouchsafe/vouchsafe/internal/keyfile"
 	"github.com/vouchsafe/vouchsafe/psi"
 )
 
 func init() {
-	register(command{name: "db", usage: "build, inspect and verify the blinded hash table (db build|info|verify|second-hash)", run: runDB})
+	register(command{name: "db", usage: "build, inspect and verify the blinded hash table (db build|info|verify|second-hash|upgrade-key)", run: runDB})
 }
 
 func runDB(env *cliEnv, args []string) int {
 	if len(args) == 0 {
-		fmt.Fprintln(env.stderr, "usage: vouchsafe db build|info|verify|second-hash [flags] [args]")
+		fmt.Fprintln(env.stderr, "usage: vouchsafe db build|info|verify|second-hash|upgrade-key [flags] [args]")
 		return 2
 	}
 	switch args[0] {
@@ -31,11 +32,13 @@ func runDB(env *cliEnv, args []string) int {
 		return runDBVerify(env, args[1:])
 	case "second-hash":
 		return runDBSecondHash(env, args[1:])
+	case "upgrade-key":
+		return runDBUpgradeKey(env, args[1:])
 	case "-h", "--help", "help":
-		fmt.Fprintln(env.stderr, "usage: vouchsafe db build|info|verify|second-hash [flags] [args]")
+		fmt.Fprintln(env.stderr, "usage: vouchsafe db build|info|verify|second-hash|upgrade-key [flags] [args]")
 		return 0
 	}
-	fmt.Fprintf(env.stderr, "vouchsafe db: unknown subcommand %q (want build, info, verify or second-hash)\n", args[0])
+	fmt.Fprintf(env.stderr, "vouchsafe db: unknown subcommand %q (want build, info, verify, second-hash or upgrade-key)\n", args[0])
 	return 2
 }
 
@@ -107,7 +110,9 @@ func runDBBuild(env *cliEnv, args []string) int {
 	if err != nil {
 		return fail(env, "db build", err)
 	}
-	if err := writeFileAtomic(*keyPath, kb, 0o600); err != nil {
+	err = keyfile.WriteSecret(*keyPath, kb)
+	clear(kb)
+	if err != nil {
 		return fail(env, "db build", err)
 	}
 	if err := writeFileAtomic(*out, res.Table.Bytes(), 0o644); err != nil {
@@ -209,6 +214,48 @@ func runDBInfo(env *cliEnv, args []string) int {
 		return 0
 	}
 	printTableInfo(env, t)
+	return 0
+}
+
+// runDBUpgradeKey converts a server key file of format version 1 (no
+// checksum) to the current format, checked against the table it built.
+func runDBUpgradeKey(env *cliEnv, args []string) int {
+	fs := newFlagSet(env, "db upgrade-key", "--table table.vsdb OLD.key -o NEW.key")
+	table := fs.String("table", "", "the blinded table `file` the key built (its db_id and L are checked)")
+	out := fs.String("o", "", "output server key `file` (secret; written with mode 0600)")
+	pos, st, ok := parseInterleaved(fs, args)
+	if !ok {
+		return st
+	}
+	if len(pos) != 1 || *table == "" || *out == "" {
+		fs.Usage()
+		return 2
+	}
+	t, err := readTable(*table)
+	if err != nil {
+		return fail(env, "db upgrade-key", err)
+	}
+	old, err := keyfile.ReadSecret(pos[0], keyfile.MaxServerKey)
+	if err != nil {
+		return fail(env, "db upgrade-key", err)
+	}
+	nb, err := psi.UpgradeServerKey(old)
+	clear(old)
+	if err != nil {
+		return fail(env, "db upgrade-key", fmt.Errorf("%s: %w", pos[0], err))
+	}
+	defer clear(nb)
+	var k psi.ServerKey
+	if err := k.UnmarshalBinary(nb); err != nil {
+		return fail(env, "db upgrade-key", err)
+	}
+	if err := k.CheckTable(t); err != nil {
+		return fail(env, "db upgrade-key", fmt.Errorf("%s: %w", pos[0], err))
+	}
+	if err := keyfile.WriteSecret(*out, nb); err != nil {
+		return fail(env, "db upgrade-key", err)
+	}
+	fmt.Fprintf(env.stdout, "server key for db_id %s written to %s\n", k.DBID(), *out)
 	return 0
 }
 

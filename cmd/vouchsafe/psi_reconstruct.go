@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/vouchsafe/vouchsafe/internal/keyfile"
 	"github.com/vouchsafe/vouchsafe/internal/secondhash"
 	"github.com/vouchsafe/vouchsafe/internal/service"
 	"github.com/vouchsafe/vouchsafe/psi"
@@ -77,23 +78,13 @@ func runReconstruct(env *cliEnv, args []string) int {
 		}
 		list = l
 	}
-	srv, err := psi.NewServer()
+	srv, err := keyfile.LoadServer(keys)
 	if err != nil {
 		return fail(env, "reconstruct", err)
 	}
-	var params psi.Params
-	for _, path := range keys {
-		k, err := readServerKey(path)
-		if err != nil {
-			return fail(env, "reconstruct", err)
-		}
-		if err := srv.AddKey(k); err != nil {
-			return fail(env, "reconstruct", fmt.Errorf("%s: %w", path, err))
-		}
-		// Every epoch counts toward one threshold: t and s must agree.
-		if params, err = srv.Params(); err != nil {
-			return fail(env, "reconstruct", fmt.Errorf("%s: %w", path, err))
-		}
+	params, err := srv.Params()
+	if err != nil {
+		return fail(env, "reconstruct", err)
 	}
 	stores := map[string]*psi.AccountStore{}
 	errs := map[string][]voucherError{}
@@ -213,17 +204,4 @@ func reportOf(label string, st *psi.AccountStore, res *psi.RevealResult, errs []
 		rep.Revealed = append(rep.Revealed, rv)
 	}
 	return rep
-}
-
-// readServerKey reads a server key file.
-func readServerKey(path string) (*psi.ServerKey, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	k := new(psi.ServerKey)
-	if err := k.UnmarshalBinary(b); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return k, nil
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/vouchsafe/vouchsafe/engine"
 	"github.com/vouchsafe/vouchsafe/internal/secondhash"
+	"github.com/vouchsafe/vouchsafe/internal/keyfile"
 	"github.com/vouchsafe/vouchsafe/psi"
 )
 
@@ -37,7 +38,7 @@ func runDBSecondHash(env *cliEnv, args []string) int {
 		}
 		params = t.Params()
 	} else {
-		k, err := readServerKey(*key)
+		k, err := keyfile.LoadServerKey(*key)
 		if err != nil {
 			return fail(env, "db second-hash", err)
 		}

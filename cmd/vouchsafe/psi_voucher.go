@@ -17,6 +17,7 @@ import (
 	_ "golang.org/x/image/tiff" //
 	_ "golang.org/x/image/webp" //
 
+	"github.com/vouchsafe/vouchsafe/internal/keyfile"
 	"github.com/vouchsafe/vouchsafe/psi"
 )
 
@@ -27,7 +28,7 @@ func init() {
 func runVoucher(env *cliEnv, args []string) int {
 	fs := newFlagSet(env, "voucher", "--table table.vsdb --account account.key [--images] HASHES.jsonl -o vouchers")
 	tablePath := fs.String("table", "", "blinded table `file`")
-	acctPath := fs.String("account", "", "account key `file` (its synthetic counter is updated)")
+	acctPath := fs.String("account", "", "account key `file` (locked for the run; its synthetic set is updated)")
 	out := fs.String("o", "", "output voucher stream `file`")
 	images := fs.Bool("images", false, "attach a visual derivative of each record's image (path from the JSON Lines)")
 	root := fs.String("root", "", "refuse the table unless its Merkle root is this `hex` value")
@@ -60,7 +61,14 @@ func runVoucher(env *cliEnv, args []string) int {
 			return fail(env, "voucher", err)
 		}
 	}
-	acct, err := loadAccount(*acctPath)
+	// One writer per account file: a second run at the same time is
+	// refused, never merged (protocol.md §3.3).
+	unlock, err := keyfile.Lock(*acctPath)
+	if err != nil {
+		return fail(env, "voucher", err)
+	}
+	defer unlock()
+	acct, err := keyfile.LoadAccount(*acctPath)
 	if err != nil {
 		return fail(env, "voucher", err)
 	}
@@ -76,7 +84,9 @@ func runVoucher(env *cliEnv, args []string) int {
 	if skipped > 0 {
 		fmt.Fprintf(env.stderr, "vouchsafe voucher: skipped %d records without a hash\n", skipped)
 	}
-	opts := &psi.ClientOptions{SyntheticRate: *rate, Workers: *workers}
+	// Each new synthetic id is saved before its voucher exists.
+	save := func(b []byte) error { return keyfile.WriteSecret(*acctPath, b) }
+	opts := &psi.ClientOptions{SyntheticRate: *rate, Workers: *workers, SaveAccount: save}
 	if *rate < 0 {
 		opts.SyntheticRate = psi.DefaultSyntheticRate(t.Params())
 	}
@@ -120,8 +130,9 @@ func runVoucher(env *cliEnv, args []string) int {
 	if err := f.Close(); err != nil {
 		return fail(env, "voucher", err)
 	}
-	// The synthetic counter moved: keep it for the next run.
-	if err := saveAccount(*acctPath, acct); err != nil {
+	// New synthetic ids were saved as they joined the set; this also
+	// rewrites an account converted from an older format.
+	if err := keyfile.SaveAccount(*acctPath, acct); err != nil {
 		return fail(env, "voucher", err)
 	}
 	fmt.Fprintf(env.stdout, "%d vouchers of %d bytes written to %s (table db_id %s)\n",

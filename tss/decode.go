@@ -1,0 +1,210 @@
+package tss
+
+import (
+	"crypto/subtle"
+	"errors"
+	"fmt"
+)
+
+// ErrUndecodable is returned by Decode when the shares do not lie on one
+// polynomial of degree t up to the errors that unique decoding corrects.
+var ErrUndecodable = errors.New("tss: shares are not on one degree-t polynomial within the correctable number of errors")
+
+// MaxCorrectable is the number of wrong shares Decode corrects among m
+// shares with distinct x-coordinates at degree t: ⌊(m−t−1)/2⌋ (0 when
+// m ≤ t+1).
+func MaxCorrectable(t, m int) int {
+	if m <= t+1 {
+		return 0
+	}
+	return (m - t - 1) / 2
+}
+
+// Decode recovers the secret a_0 from shares of which some may be wrong,
+// by Reed–Solomon unique decoding of the Shamir polynomial
+// (Berlekamp–Welch over Z_q): among m shares with distinct x-coordinates
+// it corrects up to MaxCorrectable(t, m) wrong ones, whatever they hold,
+// and returns the indices of the shares that are not on the decoded
+// polynomial (sorted). Shares that repeat an x-coordinate with different
+// values take no part in the decoding and are checked against its result.
+//
+// With more wrong shares than that it returns ErrUndecodable, or, rarely,
+// a polynomial within that distance of the shares that is not the
+// client's: the caller must check the secret (here, by opening an AEAD
+// with the key derived from it). It never returns a secret on fewer than
+// t+1 shares.
+//
+// Decode runs on the server, on shares it holds anyway, and is not
+// constant-time. It tries e = 0, 1, … errors in turn, each a linear system
+// of m equations in t+2e+1 unknowns, so it costs O(m·(t+2e)²) per e: a few
+// milliseconds at t = 30 and m = 100 with a handful of wrong shares.
+func Decode(t int, shares []Share) (secret [ZSize]byte, bad []int, err error) {
+	if t < 0 {
+		return secret, nil, fmt.Errorf("tss: degree t=%d", t)
+	}
+	// Points in Montgomery form; the decoding set holds one share per x.
+	n := len(shares)
+	xs := make([]scalar, n)
+	zs := make([]scalar, n)
+	for i, s := range shares {
+		if s.X[0]&0x80 == 0 {
+			return secret, nil, fmt.Errorf("share %d: %w", i, ErrZeroX)
+		}
+		z, err := decodeScalar(&s.Z)
+		if err != nil {
+			return secret, nil, fmt.Errorf("share %d: %w", i, err)
+		}
+		xs[i] = montMul(xScalar(s.X), rr)
+		zs[i] = montMul(z, rr)
+	}
+	use := make([]int, 0, n)
+	for i := range shares {
+		dup, clash := false, false
+		for j := range shares {
+			if j == i || shares[j].X != shares[i].X {
+				continue
+			}
+			if subtle.ConstantTimeCompare(shares[j].Z[:], shares[i].Z[:]) != 1 {
+				clash = true
+			} else if j < i {
+				dup = true
+			}
+		}
+		if !dup && !clash {
+			use = append(use, i)
+		}
+	}
+	m := len(use)
+	if m < t+1 {
+		return secret, nil, fmt.Errorf("tss: decoding needs t+1 = %d shares with distinct x-coordinates, got %d", t+1, m)
+	}
+	ux := make([]scalar, m)
+	uz := make([]scalar, m)
+	for k, i := range use {
+		ux[k], uz[k] = xs[i], zs[i]
+	}
+	for e := 0; e <= MaxCorrectable(t, m); e++ {
+		f, ok := berlekampWelch(t, e, ux, uz)
+		if !ok {
+			continue
+		}
+		for i := range shares {
+			if polyEval(f, xs[i]) != zs[i] {
+				bad = append(bad, i)
+			}
+		}
+		a0 := montMul(f[0], scalar{1})
+		return a0.bytes(), bad, nil
+	}
+	return secret, nil, ErrUndecodable
+}
+
+// berlekampWelch looks for E (monic, degree e) and Q (degree ≤ t+e) with
+// Q(x_i) = z_i·E(x_i) for every i, and returns f = Q/E when E divides Q.
+// All values are in Montgomery form.
+func berlekampWelch(t, e int, xs, zs []scalar) ([]scalar, bool) {
+	m := len(xs)
+	nq := t + e + 1 // q_0 … q_{t+e}
+	nv := nq + e    // then e_0 … e_{e−1}
+	// Row i: Σ q_j·x_i^j − z_i·Σ e_j·x_i^j = z_i·x_i^e.
+	a := make([][]scalar, m)
+	one := montMul(scalar{1}, rr)
+	for i := range a {
+		row := make([]scalar, nv+1)
+		p := one
+		for j := 0; j < nq; j++ {
+			row[j] = p
+			if j < e {
+				row[nq+j] = scalarSub(scalar{}, montMul(zs[i], p))
+			}
+			if j == e {
+				row[nv] = montMul(zs[i], p)
+			}
+			p = montMul(p, xs[i])
+		}
+		a[i] = row
+	}
+	// Gaussian elimination to row-echelon form.
+	pivots := make([]int, 0, nv)
+	r := 0
+	for c := 0; c < nv && r < m; c++ {
+		p := -1
+		for i := r; i < m; i++ {
+			if a[i][c] != (scalar{}) {
+				p = i
+				break
+			}
+		}
+		if p < 0 {
+			continue
+		}
+		a[r], a[p] = a[p], a[r]
+		inv := montInv(a[r][c])
+		for j := c; j <= nv; j++ {
+			a[r][j] = montMul(a[r][j], inv)
+		}
+		for i := r + 1; i < m; i++ {
+			if f := a[i][c]; f != (scalar{}) {
+				for j := c; j <= nv; j++ {
+					a[i][j] = scalarSub(a[i][j], montMul(f, a[r][j]))
+				}
+			}
+		}
+		pivots = append(pivots, c)
+		r++
+	}
+	for i := r; i < m; i++ {
+		if a[i][nv] != (scalar{}) {
+			return nil, false // inconsistent: more than e errors
+		}
+	}
+	// Back substitution, free unknowns 0.
+	sol := make([]scalar, nv)
+	for k := len(pivots) - 1; k >= 0; k-- {
+		c := pivots[k]
+		v := a[k][nv]
+		for j := c + 1; j < nv; j++ {
+			if a[k][j] != (scalar{}) {
+				v = scalarSub(v, montMul(a[k][j], sol[j]))
+			}
+		}
+		sol[c] = v
+	}
+	// f = Q / E, E = x^e + Σ e_j x^j monic: long division, no inverses.
+	q := sol[:nq]
+	ecoef := make([]scalar, e+1)
+	copy(ecoef, sol[nq:])
+	ecoef[e] = one
+	f := make([]scalar, t+1)
+	for k := t + e; k >= e; k-- {
+		c := q[k]
+		f[k-e] = c
+		if c == (scalar{}) {
+			continue
+		}
+		for j := 0; j <= e; j++ {
+			q[k-e+j] = scalarSub(q[k-e+j], montMul(c, ecoef[j]))
+		}
+	}
+	for j := 0; j < e; j++ {
+		if q[j] != (scalar{}) {
+			return nil, false
+		}
+	}
+	return f, true
+}
+
+// polyEval evaluates f at x (Montgomery form) by Horner's rule.
+func polyEval(f []scalar, x scalar) scalar {
+	acc := f[len(f)-1]
+	for i := len(f) - 2; i >= 0; i-- {
+		acc = scalarAdd(montMul(acc, x), f[i])
+	}
+	return acc
+}
+
+// montInv returns a⁻¹ in Montgomery form for a in Montgomery form.
+func montInv(a scalar) scalar {
+	// scalarInv(a·R) = a⁻¹·R⁻¹; two factors of R bring it to a⁻¹·R.
+	return montMul(montMul(scalarInv(a), rr), rr)
+}
