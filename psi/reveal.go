@@ -31,17 +31,37 @@ type RevealResult struct {
 	// Revealed are the real matches with their associated data, sorted by
 	// id; empty unless AboveThreshold.
 	Revealed []RevealedMatch
-	// SyntheticIDs are the synthetic ids, sorted; empty unless AboveThreshold.
+	// SyntheticIDs are the ids none of whose records is real, sorted;
+	// empty unless AboveThreshold.
 	SyntheticIDs []ID
-	// Inconsistent are ids that came with different shares or DHF values
-	// (a client whose devices disagree, or a malicious one), sorted.
-	Inconsistent []ID
+	// ConflictIDs are ids that arrived with two or more different shares
+	// or DHF values, sorted. Each distinct record still takes part (a real
+	// one is revealed). An honest client with one account file never
+	// causes a conflict; two devices whose copies of the account file grew
+	// different synthetic sets do (protocol.md §4.2). Reported at any
+	// count: the server sees the conflict either way.
+	ConflictIDs []ID
+	// MalformedIDs are ids whose records do not fit the parameters (a DHF
+	// vector not of s+1 values, a value out of range), sorted; such
+	// records are left out.
+	MalformedIDs []ID
+	// BadShareIDs are ids identified as real whose Shamir share is not on
+	// the decoded polynomial (a corrupt or malicious voucher), sorted. Their
+	// associated data is still revealed if it opens.
+	BadShareIDs []ID
 	// InvalidAD are ids identified as real whose associated data does not
 	// open under the reconstructed key (invalid vouchers), sorted.
 	InvalidAD []ID
-	// ExcessSynthetic is set when the detector's answer did not yield a key
-	// that opens any real associated data: more than s synthetic matches
-	// (protocol.md §4.5) or a malicious client.
+	// Undecodable is set when more than t real matches were identified but
+	// their shares disagree beyond what decoding corrects (more than
+	// ⌊(m−t−1)/2⌋ bad shares among m): nothing is revealed, and the
+	// account's client is faulty or malicious.
+	Undecodable bool
+	// ExcessSynthetic is set when the detector's answer spans more than
+	// the real matches' t dimensions: more than s synthetic matches
+	// (protocol.md §4.5) or malformed DHF values, i.e. a malicious client.
+	// It is never set for bad shares among correctly identified real
+	// matches (see Undecodable and BadShareIDs).
 	ExcessSynthetic bool
 }
 
@@ -80,18 +100,29 @@ func splitAD(ad []byte) (Hash, []byte, error) {
 	return h, ad[MinADLen : MinADLen+n], nil
 }
 
-// recoverTries bounds the (t+1)-subsets tried when a reconstructed key does
-// not open, and the (s+t+1)-column subsets tried when detection gives a
-// wrong answer (protocol.md §4.5).
+// recoverTries bounds the (s+t+1)-column subsets tried when detection
+// gives a wrong answer (protocol.md §4.5).
 const recoverTries = 16
+
+// outcome is the result of one detection attempt.
+type outcome int
+
+const (
+	noKernel   outcome = iota // at most t real columns: below the threshold
+	excess                    // the kernel spans more than the real columns
+	undecoded                 // real columns found; shares not decodable
+	revealed                  // done
+)
 
 // Reveal runs the threshold step over all match records of one account (any
 // epochs). It is a pure function of t, s and the set of records (their order
 // does not matter). With at most t distinct real matches it returns only the
 // candidate count and ids; with t+1 or more real ones and at most s
 // synthetic ones it decrypts exactly the real matches and names the
-// synthetic ones. Records whose shape does not fit s are reported as
-// inconsistent. It returns an error only for invalid t or s.
+// synthetic ones. The real shares are decoded with error correction
+// (tss.Decode), so a few corrupt shares among many real ones are named in
+// BadShareIDs rather than stopping the reveal. It returns an error only for
+// invalid t or s.
 func Reveal(t, s int, records []*MatchRecord) (*RevealResult, error) {
 	if t < 1 || t > MaxT || s < 1 || s > MaxS {
 		return nil, fmt.Errorf("psi: reveal: t=%d, s=%d out of range", t, s)
@@ -108,38 +139,41 @@ func Reveal(t, s int, records []*MatchRecord) (*RevealResult, error) {
 		return bytes.Compare(recordKey(a), recordKey(b))
 	})
 
-	// Dedupe by id; flag ids whose share or r disagree, and malformed ones.
-	inconsistent := map[ID]bool{}
-	byID := map[ID]*MatchRecord{}
+	// Distinct records per id. Malformed ones are left out; an id with two
+	// or more distinct well-formed records is a conflict, and every one of
+	// them takes part below.
 	var ids []ID
-	for _, r := range recs {
-		if prev, ok := byID[r.ID]; ok {
-			if !sameShare(prev, r) {
-				inconsistent[r.ID] = true
-			}
+	var distinct []*MatchRecord
+	conflict, malformed := map[ID]bool{}, map[ID]bool{}
+	for i, r := range recs {
+		if i == 0 || r.ID != recs[i-1].ID {
+			ids = append(ids, r.ID)
+		}
+		if len(r.R) != s+1 || r.X[0]&0x80 == 0 || !scalarInRange(r.Z[:]) || !rInRange(r.R) {
+			malformed[r.ID] = true
 			continue
 		}
-		byID[r.ID] = r
-		ids = append(ids, r.ID)
-		if len(r.R) != s+1 || r.X[0]&0x80 == 0 || !scalarInRange(r.Z[:]) || !rInRange(r.R) {
-			inconsistent[r.ID] = true
+		dup := false
+		for j := len(distinct) - 1; j >= 0 && distinct[j].ID == r.ID; j-- {
+			if sameShare(distinct[j], r) {
+				dup = true
+				break
+			}
+			conflict[r.ID] = true
+		}
+		if !dup {
+			distinct = append(distinct, r)
 		}
 	}
 	res.Candidates = len(ids)
 	res.CandidateIDs = ids
-	for id := range inconsistent {
-		res.Inconsistent = append(res.Inconsistent, id)
-	}
-	sortIDs(res.Inconsistent)
+	res.ConflictIDs = setIDs(conflict)
+	res.MalformedIDs = setIDs(malformed)
 
-	// Usable records: consistent ids, one per distinct share (x, z).
+	// Usable records: one per distinct share (x, z).
 	var uniq []*MatchRecord
 	seenShare := map[[xSize + zSize]byte]bool{}
-	for _, id := range ids {
-		if inconsistent[id] {
-			continue
-		}
-		r := byID[id]
+	for _, r := range distinct {
 		var k [xSize + zSize]byte
 		copy(k[:], r.X[:])
 		copy(k[xSize:], r.Z[:])
@@ -167,17 +201,14 @@ func Reveal(t, s int, records []*MatchRecord) (*RevealResult, error) {
 		}
 		colOf[i] = c
 	}
-	// x₀ must be distinct across columns for the Vandermonde rows; equal x₀
-	// with different r cannot both be real (a malformed client).
-	rng := mrand.New(mrand.NewChaCha8(sha256.Sum256(idsBytes(ids))))
-	attempt := func(colSet []int) bool {
+	attempt := func(colSet []int) outcome {
 		sub := make([][]tss.Elem, len(colSet))
 		for i, c := range colSet {
 			sub[i] = cols[c]
 		}
 		sel, err := tss.Detect(sub, t, s)
 		if err != nil {
-			return false
+			return noKernel
 		}
 		isReal := make([]bool, len(cols))
 		found := make([][]tss.Elem, 0, len(sel))
@@ -188,7 +219,7 @@ func Reveal(t, s int, records []*MatchRecord) (*RevealResult, error) {
 		// Real columns span exactly t dimensions; more means the kernel
 		// also covered random columns (more than s of them, §4.5).
 		if rk, err := tss.Rank(found, t, s); err != nil || rk != t {
-			return false
+			return excess
 		}
 		// Columns outside the decoded subset are real iff they stay in
 		// the span of t of the found ones.
@@ -213,27 +244,37 @@ func Reveal(t, s int, records []*MatchRecord) (*RevealResult, error) {
 				real = append(real, r)
 			}
 		}
-		return openReal(res, t, real, uniq, rng)
+		if !openReal(res, t, real) {
+			return undecoded
+		}
+		return revealed
 	}
 	all := make([]int, len(cols))
 	for i := range all {
 		all[i] = i
 	}
-	if attempt(all) {
+	switch attempt(all) {
+	case revealed, noKernel:
+		return res, nil
+	case undecoded:
+		res.Undecodable = true
 		return res, nil
 	}
-	// Detection found no kernel: at most t real matches (or a detector
-	// answer that opened nothing). With more than s+t+1 columns, try
-	// random (s+t+1)-subsets, each of which decodes when it holds ≥ t+1
-	// real columns and ≤ s random ones (protocol.md §4.5).
-	if _, err := tss.Detect(cols, t, s); err == nil {
-		res.ExcessSynthetic = true
-	}
+	// The kernel covered random columns: more than s synthetic matches.
+	// With more than s+t+1 columns, try random (s+t+1)-subsets, each of
+	// which decodes when it holds ≥ t+1 real columns and ≤ s random ones
+	// (protocol.md §4.5).
+	res.ExcessSynthetic = true
 	if len(cols) > s+t+1 {
+		rng := mrand.New(mrand.NewChaCha8(sha256.Sum256(idsBytes(ids))))
 		for try := 0; try < recoverTries; try++ {
 			perm := rng.Perm(len(cols))[:s+t+1]
 			slices.Sort(perm)
-			if attempt(perm) {
+			switch attempt(perm) {
+			case revealed:
+				return res, nil
+			case undecoded:
+				res.Undecodable = true
 				return res, nil
 			}
 		}
@@ -241,77 +282,105 @@ func Reveal(t, s int, records []*MatchRecord) (*RevealResult, error) {
 	return res, nil
 }
 
-// openReal reconstructs adkey from t+1 of the real records and opens every
-// real record's associated data. On success it fills res and returns true.
-func openReal(res *RevealResult, t int, real, all []*MatchRecord, rng *mrand.Rand) bool {
+// openReal decodes adkey from the real records' shares, correcting wrong
+// ones (tss.Decode), and opens every real record's associated data. On
+// success it fills res and returns true; it returns false when the shares
+// cannot be decoded or the decoded key opens nothing.
+func openReal(res *RevealResult, t int, real []*MatchRecord) bool {
 	if len(real) < t+1 {
 		return false
 	}
-	order := make([]int, len(real))
-	for i := range order {
-		order[i] = i
-	}
-	for try := 0; try < recoverTries; try++ {
-		if try > 0 {
-			rng.Shuffle(len(order), func(i, j int) { order[i], order[j] = order[j], order[i] })
-		}
-		shares := make([]tss.Share, 0, t+1)
-		for _, i := range order {
-			sh := tss.Share{X: real[i].X, Z: real[i].Z}
-			if slices.ContainsFunc(shares, func(o tss.Share) bool { return o.X == sh.X }) {
-				continue
-			}
-			shares = append(shares, sh)
-			if len(shares) == t+1 {
-				break
-			}
-		}
-		if len(shares) < t+1 {
-			return false
-		}
-		a0, err := tss.Recover(t, shares)
-		if err != nil {
-			return false
-		}
-		adkey, err := hkdf.Key(sha256.New, a0[:], []byte("VOUCHSAFE-V01 adkey"), "", 32)
-		if err != nil {
-			return false
-		}
-		g := newGCM(adkey)
-		var revealed []RevealedMatch
-		var invalid []ID
-		for _, r := range real {
-			if len(r.ADCT) < nonceSize+tagSize {
-				invalid = append(invalid, r.ID)
-				continue
-			}
-			ad, err := g.Open(nil, r.ADCT[:nonceSize], r.ADCT[nonceSize:], adAD(&r.ID))
-			if err != nil {
-				invalid = append(invalid, r.ID)
-				continue
-			}
-			revealed = append(revealed, RevealedMatch{ID: r.ID, DBID: r.DBID, AD: ad})
-		}
-		if len(revealed) == 0 {
-			continue // a wrong share among the t+1: try another subset
-		}
-		isReal := map[ID]bool{}
-		for _, r := range real {
-			isReal[r.ID] = true
-		}
-		res.AboveThreshold = true
-		res.Revealed = revealed
-		res.InvalidAD = invalid
-		sortIDs(res.InvalidAD)
-		res.SyntheticIDs = nil
-		for _, id := range res.CandidateIDs {
-			if !isReal[id] {
-				res.SyntheticIDs = append(res.SyntheticIDs, id)
-			}
-		}
+	if openDecoded(res, t, real) {
 		return true
 	}
-	return false
+	// Records that repeat an x-coordinate (one id with two shares, a
+	// conflict) enter the decoding first-come; give the others their turn.
+	xs := map[[xSize]byte]bool{}
+	clash := false
+	for _, r := range real {
+		clash = clash || xs[r.X]
+		xs[r.X] = true
+	}
+	if !clash {
+		return false
+	}
+	rev := slices.Clone(real)
+	slices.Reverse(rev)
+	return openDecoded(res, t, rev)
+}
+
+// openDecoded is one decoding attempt of openReal with the records in the
+// given order.
+func openDecoded(res *RevealResult, t int, real []*MatchRecord) bool {
+	shares := make([]tss.Share, len(real))
+	for i, r := range real {
+		shares[i] = tss.Share{X: r.X, Z: r.Z}
+	}
+	a0, bad, err := tss.Decode(t, shares)
+	if err != nil {
+		return false
+	}
+	adkey, err := hkdf.Key(sha256.New, a0[:], []byte("VOUCHSAFE-V01 adkey"), "", 32)
+	clear(a0[:])
+	if err != nil {
+		return false
+	}
+	g := newGCM(adkey)
+	clear(adkey)
+	var opened []RevealedMatch
+	var invalid []ID
+	done := map[ID]bool{}
+	for _, r := range real {
+		if done[r.ID] {
+			continue // a conflicting id whose other record opened
+		}
+		if len(r.ADCT) < nonceSize+tagSize {
+			invalid = append(invalid, r.ID)
+			continue
+		}
+		ad, err := g.Open(nil, r.ADCT[:nonceSize], r.ADCT[nonceSize:], adAD(&r.ID))
+		if err != nil {
+			invalid = append(invalid, r.ID)
+			continue
+		}
+		done[r.ID] = true
+		opened = append(opened, RevealedMatch{ID: r.ID, DBID: r.DBID, AD: ad})
+	}
+	if len(opened) == 0 {
+		return false // a polynomial within reach of the shares, not the client's
+	}
+	invalid = slices.DeleteFunc(invalid, func(id ID) bool { return done[id] })
+	slices.SortFunc(opened, func(a, b RevealedMatch) int { return bytes.Compare(a.ID[:], b.ID[:]) })
+	isReal := map[ID]bool{}
+	for _, r := range real {
+		isReal[r.ID] = true
+	}
+	badIDs := map[ID]bool{}
+	for _, i := range bad {
+		badIDs[real[i].ID] = true
+	}
+	res.AboveThreshold = true
+	res.Revealed = opened
+	res.InvalidAD = invalid
+	sortIDs(res.InvalidAD)
+	res.BadShareIDs = setIDs(badIDs)
+	res.SyntheticIDs = nil
+	for _, id := range res.CandidateIDs {
+		if !isReal[id] {
+			res.SyntheticIDs = append(res.SyntheticIDs, id)
+		}
+	}
+	return true
+}
+
+// setIDs returns the ids of a set, sorted (nil when empty).
+func setIDs(m map[ID]bool) []ID {
+	var out []ID
+	for id := range m {
+		out = append(out, id)
+	}
+	sortIDs(out)
+	return out
 }
 
 func sameShare(a, b *MatchRecord) bool {

@@ -68,7 +68,7 @@ func (sc *scenario) check(t *testing.T, res *RevealResult, wantAbove bool) {
 	if res.AboveThreshold != wantAbove {
 		t.Fatalf("above threshold %v, want %v", res.AboveThreshold, wantAbove)
 	}
-	if len(res.Inconsistent) != 0 || len(res.InvalidAD) != 0 || res.ExcessSynthetic {
+	if len(res.ConflictIDs) != 0 || len(res.MalformedIDs) != 0 || len(res.BadShareIDs) != 0 || len(res.InvalidAD) != 0 || res.ExcessSynthetic || res.Undecodable {
 		t.Fatalf("flags: %+v", res)
 	}
 	if !wantAbove {
@@ -231,7 +231,7 @@ func TestDuplicatesCountOnce(t *testing.T) {
 		}
 	}
 	res, _ := Reveal(p.T, p.S, recs)
-	if res.Candidates != 3 || res.AboveThreshold || len(res.Inconsistent) != 0 {
+	if res.Candidates != 3 || res.AboveThreshold || len(res.ConflictIDs) != 0 {
 		t.Fatalf("duplicates: %+v", res)
 	}
 	// The same hash under a fourth id counts: t+1 distinct ids cross.
@@ -331,20 +331,25 @@ func TestRevealTampering(t *testing.T) {
 	f := newFixture(t, "tamper", p, 20)
 	c := f.client(t, 0)
 	sc := makeScenario(t, f, c, "tamper", p.T+1, 2)
-	// Exactly t+1 real, one with z altered: no key, nothing revealed.
+	// Exactly t+1 real, one with z altered: nothing to correct with, no
+	// key, nothing revealed; flagged undecodable, not excess synthetic.
 	recs := cloneRecords(sc.recs)
 	recs[0].Z[31] ^= 1
 	res, _ := Reveal(p.T, p.S, recs)
-	if res.AboveThreshold || len(res.Revealed) != 0 {
+	if res.AboveThreshold || len(res.Revealed) != 0 || !res.Undecodable || res.ExcessSynthetic {
 		t.Fatalf("altered share revealed: %+v", res)
 	}
-	// Same id with a different share: flagged inconsistent, excluded.
-	recs = cloneRecords(sc.recs)
-	alt := cloneRecords(recs[:1])[0]
-	alt.Z[0] ^= 0x01
-	res, _ = Reveal(p.T, p.S, append(recs, alt))
-	if len(res.Inconsistent) != 1 || res.Inconsistent[0] != alt.ID || res.AboveThreshold {
-		t.Fatalf("inconsistent: %+v", res)
+	// Same id with a second, altered share (in either order): a conflict;
+	// the consistent share is used, the altered one named.
+	for _, d := range []int{+1, -1} {
+		recs = cloneRecords(sc.recs)
+		alt := cloneRecords(recs[:1])[0]
+		alt.Z[1] += byte(d)
+		res, _ = Reveal(p.T, p.S, append(recs, alt))
+		if len(res.ConflictIDs) != 1 || res.ConflictIDs[0] != alt.ID || !res.AboveThreshold || len(res.Revealed) != p.T+1 ||
+			!slices.Equal(res.BadShareIDs, res.ConflictIDs) || res.ExcessSynthetic || res.Undecodable {
+			t.Fatalf("conflict (%+d): %+v", d, res)
+		}
 	}
 	// With t+2 real, one bad adct: the others open, the bad one is flagged.
 	sc = makeScenario(t, f, c, "tamper2", p.T+2, 2)
@@ -354,12 +359,12 @@ func TestRevealTampering(t *testing.T) {
 	if !res.AboveThreshold || len(res.Revealed) != p.T+1 || len(res.InvalidAD) != 1 || res.InvalidAD[0] != recs[1].ID {
 		t.Fatalf("bad adct: above=%v revealed=%d invalid=%v", res.AboveThreshold, len(res.Revealed), res.InvalidAD)
 	}
-	// Malformed records (wrong s, r ≥ ℓ) are inconsistent, not fatal.
+	// Malformed records (wrong s, r ≥ ℓ) are named, not fatal.
 	recs = cloneRecords(sc.recs)
 	recs[0].R = recs[0].R[:3]
 	recs[1].R[2] = ^uint64(0)
 	res, err := Reveal(p.T, p.S, append(recs, nil))
-	if err != nil || len(res.Inconsistent) != 2 {
+	if err != nil || len(res.MalformedIDs) != 2 {
 		t.Fatalf("malformed: %v %+v", err, res)
 	}
 	if _, err := Reveal(0, 6, nil); err == nil {

@@ -1,7 +1,6 @@
 package tss
 
 import (
-	"crypto/subtle"
 	"errors"
 	"fmt"
 )
@@ -25,8 +24,9 @@ func MaxCorrectable(t, m int) int {
 // (Berlekamp–Welch over Z_q): among m shares with distinct x-coordinates
 // it corrects up to MaxCorrectable(t, m) wrong ones, whatever they hold,
 // and returns the indices of the shares that are not on the decoded
-// polynomial (sorted). Shares that repeat an x-coordinate with different
-// values take no part in the decoding and are checked against its result.
+// polynomial (sorted). Of shares that repeat an x-coordinate only the
+// first takes part in the decoding (a wrong one counts as one error); the
+// others are checked against its result.
 //
 // With more wrong shares than that it returns ErrUndecodable, or, rarely,
 // a polynomial within that distance of the shares that is not the
@@ -57,20 +57,18 @@ func Decode(t int, shares []Share) (secret [ZSize]byte, bad []int, err error) {
 		xs[i] = montMul(xScalar(s.X), rr)
 		zs[i] = montMul(z, rr)
 	}
+	// One share per x-coordinate takes part: the first. A later one with
+	// a different value is checked against the result like any other.
 	use := make([]int, 0, n)
 	for i := range shares {
-		dup, clash := false, false
-		for j := range shares {
-			if j == i || shares[j].X != shares[i].X {
-				continue
-			}
-			if subtle.ConstantTimeCompare(shares[j].Z[:], shares[i].Z[:]) != 1 {
-				clash = true
-			} else if j < i {
-				dup = true
+		first := true
+		for j := 0; j < i; j++ {
+			if shares[j].X == shares[i].X {
+				first = false
+				break
 			}
 		}
-		if !dup && !clash {
+		if first {
 			use = append(use, i)
 		}
 	}

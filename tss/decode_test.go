@@ -45,26 +45,29 @@ func TestDecodeCorruptShares(t *testing.T) {
 	const th = 30
 	for _, m := range []int{36, 41, 50, 100} {
 		for _, k := range []int{0, 1, 2, 5} {
-			ok, wrong := 0, 0
-			for trial := 0; trial < *decodeTrials; trial++ {
-				seed := uint64(m*1_000_000 + k*10_000 + trial)
-				p, shares, bad := corruptShares(seed, th, m, k)
-				secret, got, err := Decode(th, shares)
-				switch {
-				case err == nil && secret == p.Secret() && slices.Equal(got, bad):
-					ok++
-				case err == nil:
-					wrong++
+			t.Run(fmt.Sprintf("m=%d/corrupt=%d", m, k), func(t *testing.T) {
+				t.Parallel()
+				ok, wrong := 0, 0
+				for trial := 0; trial < *decodeTrials; trial++ {
+					seed := uint64(m*1_000_000 + k*10_000 + trial)
+					p, shares, bad := corruptShares(seed, th, m, k)
+					secret, got, err := Decode(th, shares)
+					switch {
+					case err == nil && secret == p.Secret() && slices.Equal(got, bad):
+						ok++
+					case err == nil:
+						wrong++
+					}
 				}
-			}
-			correctable := k <= MaxCorrectable(th, m)
-			t.Logf("t=%d m=%d corrupt=%d: decoded %d/%d, wrong %d (correctable: %v)", th, m, k, ok, *decodeTrials, wrong, correctable)
-			if correctable && ok != *decodeTrials {
-				t.Errorf("m=%d, %d corrupt: decoded %d of %d", m, k, ok, *decodeTrials)
-			}
-			if wrong != 0 {
-				t.Errorf("m=%d, %d corrupt: %d wrong secrets", m, k, wrong)
-			}
+				correctable := k <= MaxCorrectable(th, m)
+				t.Logf("t=%d m=%d corrupt=%d: decoded %d/%d, wrong %d (correctable: %v)", th, m, k, ok, *decodeTrials, wrong, correctable)
+				if correctable && ok != *decodeTrials {
+					t.Errorf("m=%d, %d corrupt: decoded %d of %d", m, k, ok, *decodeTrials)
+				}
+				if wrong != 0 {
+					t.Errorf("m=%d, %d corrupt: %d wrong secrets", m, k, wrong)
+				}
+			})
 		}
 	}
 }

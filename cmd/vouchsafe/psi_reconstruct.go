@@ -38,8 +38,11 @@ type accountReport struct {
 	AboveThreshold  bool                   `json:"above_threshold"`
 	Revealed        []service.RevealedView `json:"revealed,omitempty"`
 	SyntheticIDs    []string               `json:"synthetic_ids,omitempty"`
-	Inconsistent    []string               `json:"inconsistent_ids,omitempty"`
+	ConflictIDs     []string               `json:"conflict_ids,omitempty"`
+	MalformedIDs    []string               `json:"malformed_ids,omitempty"`
+	BadShareIDs     []string               `json:"bad_share_ids,omitempty"`
 	InvalidAD       []string               `json:"invalid_ad_ids,omitempty"`
+	Undecodable     bool                   `json:"undecodable_shares,omitempty"`
 	ExcessSynthetic bool                   `json:"excess_synthetic,omitempty"`
 	Errors          []voucherError         `json:"errors,omitempty"`
 	// Confirmed, present when the second-hash check ran, counts the
@@ -110,6 +113,7 @@ func runReconstruct(env *cliEnv, args []string) int {
 				}
 				errs[label] = append(errs[label], ve)
 				fmt.Fprintf(env.stderr, "vouchsafe reconstruct: %s: voucher %d: %v\n", path, i+1, r.Err)
+				status = 1 // an invalid voucher: the report is still written
 			}
 		}
 		if ferr != nil {
@@ -190,8 +194,9 @@ func reportOf(label string, st *psi.AccountStore, res *psi.RevealResult, errs []
 		Account: label, Vouchers: st.Vouchers, Matches: len(st.Records), NonMatches: st.NonMatches, Invalid: st.Invalid,
 		Threshold: res.Threshold, RequiredMatches: res.RequiredMatches, Candidates: res.Candidates,
 		CandidateIDs: idStrings(res.CandidateIDs), AboveThreshold: res.AboveThreshold,
-		SyntheticIDs: idStrings(res.SyntheticIDs), Inconsistent: idStrings(res.Inconsistent),
-		InvalidAD: idStrings(res.InvalidAD), ExcessSynthetic: res.ExcessSynthetic, Errors: errs,
+		SyntheticIDs: idStrings(res.SyntheticIDs), ConflictIDs: idStrings(res.ConflictIDs),
+		MalformedIDs: idStrings(res.MalformedIDs), BadShareIDs: idStrings(res.BadShareIDs),
+		InvalidAD: idStrings(res.InvalidAD), Undecodable: res.Undecodable, ExcessSynthetic: res.ExcessSynthetic, Errors: errs,
 	}
 	if list != nil {
 		rep.Confirmed = new(int)

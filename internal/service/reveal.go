@@ -26,12 +26,17 @@ type RevealView struct {
 	RequiredMatches int    `json:"required_matches"`
 	Candidates      int    `json:"candidates"`
 	AboveThreshold  bool   `json:"above_threshold"`
-	// The fields below are set only above the threshold (except
-	// ExcessSynthetic, which flags a malicious client at any count).
+	// The fields below are set only above the threshold, except
+	// ConflictIDs, MalformedIDs, Undecodable and ExcessSynthetic, which
+	// describe a faulty or malicious client at any count (the server sees
+	// them whatever the count; see psi.RevealResult).
 	Revealed        []RevealedView `json:"revealed,omitempty"`
 	SyntheticIDs    []string       `json:"synthetic_ids,omitempty"`
-	Inconsistent    []string       `json:"inconsistent_ids,omitempty"`
+	ConflictIDs     []string       `json:"conflict_ids,omitempty"`
+	MalformedIDs    []string       `json:"malformed_ids,omitempty"`
+	BadShareIDs     []string       `json:"bad_share_ids,omitempty"`
 	InvalidAD       []string       `json:"invalid_ad_ids,omitempty"`
+	Undecodable     bool           `json:"undecodable_shares,omitempty"`
 	ExcessSynthetic bool           `json:"excess_synthetic,omitempty"`
 	// CorruptRecords counts stored records that no longer parse.
 	CorruptRecords int `json:"corrupt_records,omitempty"`
@@ -92,10 +97,11 @@ func (s *Service) reveal(account string) (*RevealView, error) {
 		return nil, err
 	}
 	v.Threshold, v.RequiredMatches, v.Candidates = res.Threshold, res.RequiredMatches, res.Candidates
-	v.AboveThreshold, v.ExcessSynthetic = res.AboveThreshold, res.ExcessSynthetic
+	v.AboveThreshold, v.ExcessSynthetic, v.Undecodable = res.AboveThreshold, res.ExcessSynthetic, res.Undecodable
+	v.ConflictIDs, v.MalformedIDs = idStrings(res.ConflictIDs), idStrings(res.MalformedIDs)
 	if res.AboveThreshold {
 		v.SyntheticIDs = idStrings(res.SyntheticIDs)
-		v.Inconsistent = idStrings(res.Inconsistent)
+		v.BadShareIDs = idStrings(res.BadShareIDs)
 		v.InvalidAD = idStrings(res.InvalidAD)
 		for i := range res.Revealed {
 			v.Revealed = append(v.Revealed, ViewRevealed(&res.Revealed[i], s.cfg.SecondHash))

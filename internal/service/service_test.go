@@ -73,7 +73,7 @@ func sameAsLibrary(t *testing.T, h *harness, account string, vs [][]byte) *Revea
 	if !slices.Equal(gotIDs, ids) || !slices.Equal(gotHashes, hashes) {
 		t.Errorf("%s: revealed %v %v, library %v %v", account, gotIDs, gotHashes, ids, hashes)
 	}
-	if !slices.Equal(rv.SyntheticIDs, idStrings(res.SyntheticIDs)) || !slices.Equal(rv.Inconsistent, idStrings(res.Inconsistent)) || !slices.Equal(rv.InvalidAD, idStrings(res.InvalidAD)) {
+	if !slices.Equal(rv.SyntheticIDs, idStrings(res.SyntheticIDs)) || !slices.Equal(rv.ConflictIDs, idStrings(res.ConflictIDs)) || !slices.Equal(rv.BadShareIDs, idStrings(res.BadShareIDs)) || !slices.Equal(rv.InvalidAD, idStrings(res.InvalidAD)) {
 		t.Errorf("%s: id lists differ from the library", account)
 	}
 	if !res.AboveThreshold {
