@@ -28,6 +28,9 @@ func TestCorruptDoesNotPoisonDecoder(t *testing.T) {
 		}
 		data := readFile(t, filepath.Join("testdata", "formats", e.Name()))
 		good[e.Name()] = data
+		if !strings.HasSuffix(e.Name(), ".jpg") {
+			continue
+		}
 		for _, n := range []int{6, 20, 100, 300, len(data) / 2} {
 			if n < len(data) {
 				corrupt = append(corrupt, data[:n])
