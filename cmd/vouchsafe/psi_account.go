@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/vouchsafe/vouchsafe/internal/safeio"
 	"github.com/vouchsafe/vouchsafe/psi"
 )
 
@@ -87,7 +88,7 @@ func runAccountInfo(env *cliEnv, args []string) int {
 }
 
 func loadAccount(path string) (*psi.Account, error) {
-	b, err := os.ReadFile(path)
+	b, err := safeio.ReadFile(path, safeio.MaxKeyFile)
 	if err != nil {
 		return nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/vouchsafe/vouchsafe/internal/safeio"
 	"github.com/vouchsafe/vouchsafe/internal/secondhash"
 	"github.com/vouchsafe/vouchsafe/internal/service"
 	"github.com/vouchsafe/vouchsafe/psi"
@@ -162,7 +163,7 @@ func runReconstruct(env *cliEnv, args []string) int {
 // readVoucherFile reads a voucher stream. A corrupt frame ends the file
 // early: the vouchers before it are returned with the error.
 func readVoucherFile(path string) (string, [][]byte, error) {
-	f, err := os.Open(path)
+	f, err := safeio.Open(path, safeio.MaxListFile)
 	if err != nil {
 		return "", nil, err
 	}
@@ -217,7 +218,7 @@ func reportOf(label string, st *psi.AccountStore, res *psi.RevealResult, errs []
 
 // readServerKey reads a server key file.
 func readServerKey(path string) (*psi.ServerKey, error) {
-	b, err := os.ReadFile(path)
+	b, err := safeio.ReadFile(path, safeio.MaxKeyFile)
 	if err != nil {
 		return nil, err
 	}
