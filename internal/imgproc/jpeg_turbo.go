@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"strings"
 	"unsafe"
 )
 
@@ -147,11 +146,14 @@ func (d *turboDecoder) decode(data []byte, dst *RGB, info *Info, minSide, maxPix
 		dirty = true
 		msg := d.errorString()
 		// libjpeg's warnings are not fatal, as in Pillow, except a premature
-		// end of data: Pillow refuses truncated files.
-		if C.tjGetErrorCode(d.h) != C.TJERR_WARNING || strings.Contains(msg, "remature end") {
-			if strings.Contains(msg, "remature end") {
-				return fail(fmt.Errorf("%w: %s", ErrTruncated, msg))
+		// end of data: Pillow refuses truncated files. TurboJPEG 2.x keeps
+		// the text of a warning in one buffer shared by all handles (another
+		// thread may have overwritten it), so the file itself is checked.
+		if C.tjGetErrorCode(d.h) == C.TJERR_WARNING {
+			if jpegTruncated(data) {
+				return fail(fmt.Errorf("%w: Premature end of JPEG file", ErrTruncated))
 			}
+		} else {
 			return fail(fmt.Errorf("%s", msg))
 		}
 	}
