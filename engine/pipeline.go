@@ -3,12 +3,13 @@ package engine
 import (
 	"context"
 	"fmt"
-	"os"
 	"runtime"
 	"sync/atomic"
 	"time"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/vouchsafe/vouchsafe/internal/safeio"
 )
 
 // Record is the result for one input: a hash, or the error that stopped it.
@@ -166,7 +167,7 @@ func (h *Hasher) Run(ctx context.Context, inputs <-chan Input, emit func(Record)
 				if r.Err != nil {
 					// The walker could not list or stat it.
 				} else if data == nil {
-					data, err = os.ReadFile(r.Path)
+					data, err = safeio.ReadFile(r.Path, safeio.MaxImageFile)
 					r.Err = err
 				}
 				if r.Err == nil {

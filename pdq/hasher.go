@@ -19,8 +19,9 @@ import (
 const MinDim = 5
 
 // MaxPixels bounds the size of an encoded image that FromBytes and
-// Hasher.HashBytes decode, to refuse decompression bombs.
-const MaxPixels = 1 << 27
+// Hasher.HashBytes decode, to refuse decompression bombs. It is the
+// NeuralHash decoder's limit: both hashes share one decode policy.
+const MaxPixels = imgproc.DefaultMaxPixels
 
 // Errors returned (wrapped, with the offending sizes) by the hashing
 // functions.
@@ -103,22 +104,28 @@ func Dihedral(img image.Image) ([8]Hash, int, error) {
 // upsampling), as Meta's tools decode it through libjpeg; without cgo,
 // image/jpeg decodes it and the chroma is upsampled as libjpeg would.
 func Decode(data []byte) (image.Image, error) {
-	cfg, format, err := image.DecodeConfig(bytes.NewReader(data))
+	// imgproc's probe, not image.DecodeConfig: it accepts the JPEG processes
+	// libjpeg-turbo decodes (arithmetic coding), as the NeuralHash path does.
+	hd, err := imgproc.Probe(data)
 	if err != nil {
 		return nil, fmt.Errorf("pdq: decoding image: %w", err)
 	}
-	if cfg.Width <= 0 || cfg.Height <= 0 || int64(cfg.Width)*int64(cfg.Height) > MaxPixels {
-		return nil, fmt.Errorf("%w: %s of %d×%d pixels (at most %d pixels)", ErrTooLarge, format, cfg.Width, cfg.Height, MaxPixels)
+	format := hd.Format
+	if int64(hd.Width)*int64(hd.Height) > MaxPixels {
+		return nil, fmt.Errorf("%w: %s of %d×%d pixels (at most %d pixels)", ErrTooLarge, format, hd.Width, hd.Height, MaxPixels)
 	}
-	if format == "jpeg" && turboJPEG {
-		m, ok, err := decodeJPEGRef(data)
-		if err != nil {
-			return nil, fmt.Errorf("pdq: decoding %s image: %w", format, err)
+	if format == "jpeg" {
+		if turboJPEG {
+			m, ok, err := decodeJPEGRef(data)
+			if err != nil {
+				return nil, fmt.Errorf("pdq: decoding %s image: %w", format, err)
+			}
+			if ok {
+				return m, nil
+			}
 		}
-		if ok {
-			return m, nil
-		}
-		m, _, err = imgproc.Decode(data)
+		// The NeuralHash decoder, with its policy: truncated files refused.
+		m, _, err := imgproc.Decode(data)
 		if err != nil {
 			return nil, fmt.Errorf("pdq: decoding %s image: %w", format, err)
 		}

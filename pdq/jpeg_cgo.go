@@ -9,6 +9,7 @@ package pdq
 #include <stdlib.h>
 #include <string.h>
 #include <jpeglib.h>
+#include <jerror.h>
 
 // Progressive files with more scans than this are refused, as
 // internal/imgproc refuses them (TJFLAG_LIMITSCANS): a tiny file could
@@ -29,8 +30,22 @@ static void pdq_jpeg_error_exit(j_common_ptr c) {
 }
 
 // Warnings (corrupt data that libjpeg can go on from) are not fatal, as in
-// ImageMagick, and are not printed.
+// ImageMagick and internal/imgproc, and are not printed, except a premature
+// end of data: a truncated file is refused, as the NeuralHash decoder (and
+// Pillow) refuse it, so that both hashes share one decode policy.
 static void pdq_jpeg_output_message(j_common_ptr c) { (void)c; }
+
+static void pdq_jpeg_emit_message(j_common_ptr c, int level) {
+	if (level >= 0) {
+		return; // trace messages
+	}
+	c->err->num_warnings++;
+	if (c->err->msg_code == JWRN_JPEG_EOF) {
+		pdq_jpeg_err *e = (pdq_jpeg_err *)c->err;
+		(*c->err->format_message)(c, e->msg);
+		longjmp(e->jump, 1);
+	}
+}
 
 static void pdq_jpeg_progress(j_common_ptr c) {
 	j_decompress_ptr d = (j_decompress_ptr)c;
@@ -46,6 +61,7 @@ static void pdq_jpeg_init(struct jpeg_decompress_struct *d, pdq_jpeg_err *e, cha
 	d->err = jpeg_std_error(&e->pub);
 	e->pub.error_exit = pdq_jpeg_error_exit;
 	e->pub.output_message = pdq_jpeg_output_message;
+	e->pub.emit_message = pdq_jpeg_emit_message;
 	e->msg = msg;
 	jpeg_create_decompress(d);
 	e->progress.progress_monitor = pdq_jpeg_progress;
@@ -183,9 +199,23 @@ import "C"
 
 import (
 	"errors"
+	"fmt"
 	"image"
+	"strings"
 	"unsafe"
+
+	"github.com/vouchsafe/vouchsafe/internal/imgproc"
 )
+
+// jpegError turns libjpeg's message into an error; a premature end of data
+// wraps imgproc.ErrTruncated, as the NeuralHash decoder's does.
+func jpegError(msg *C.char) error {
+	s := C.GoString(msg)
+	if strings.Contains(s, "remature end") {
+		return fmt.Errorf("%w: %s", imgproc.ErrTruncated, s)
+	}
+	return errors.New(s)
+}
 
 // turboJPEG reports whether JPEG is decoded by libjpeg-turbo in this build
 // (with cgo) rather than by image/jpeg.
@@ -210,7 +240,7 @@ func decodeJPEGRef(data []byte) (image.Image, bool, error) {
 	buf := (*C.uchar)(unsafe.Pointer(&data[0]))
 	n := C.ulong(len(data))
 	if C.pdq_jpeg_header(buf, n, &info[0], &msg[0]) != 0 {
-		return nil, false, errors.New(C.GoString(&msg[0]))
+		return nil, false, jpegError(&msg[0])
 	}
 	w, h, comps, space, prec := int(info[0]), int(info[1]), int(info[2]), int(info[3]), int(info[4])
 	if w <= 0 || h <= 0 || prec != 8 {
@@ -222,7 +252,7 @@ func decodeJPEGRef(data []byte) (image.Image, bool, error) {
 		m := image.NewGray(image.Rect(0, 0, w, h))
 		p := (*C.uchar)(unsafe.Pointer(&m.Pix[0]))
 		if C.pdq_jpeg_planes(buf, n, C.int(w), C.int(h), 0, p, nil, nil, &msg[0]) != 0 {
-			return nil, false, errors.New(C.GoString(&msg[0]))
+			return nil, false, jpegError(&msg[0])
 		}
 		return m, true, nil
 	case comps == 3 && space == C.JCS_YCbCr:
@@ -245,7 +275,7 @@ func decodeJPEGRef(data []byte) (image.Image, bool, error) {
 		cb := (*C.uchar)(unsafe.Pointer(&m.Cb[0]))
 		cr := (*C.uchar)(unsafe.Pointer(&m.Cr[0]))
 		if C.pdq_jpeg_planes(buf, n, C.int(w), C.int(h), chroma16, y, cb, cr, &msg[0]) != 0 {
-			return nil, false, errors.New(C.GoString(&msg[0]))
+			return nil, false, jpegError(&msg[0])
 		}
 		return m, true, nil
 	}

@@ -5,7 +5,8 @@
 # exceeded" when -fuzztime runs out while a worker is mid-call
 # (go.dev/issue/75804, fixed in Go 1.27), more often on a loaded 2-core CI
 # machine. Such a run wrote no failing input; it is tolerated only when the
-# target's corpus then replays cleanly. Any other failure fails the script.
+# target's corpus then replays cleanly. Any other failure fails the script,
+# but only after every target has run, so one finding never hides another.
 set -euo pipefail
 t=${1:-10s}
 # deadline_race LOG: the run failed only with the coordinator's deadline
@@ -17,6 +18,7 @@ deadline_race() {
 
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT
+failed=()
 for pkg in $(go list ./...); do
   dir=$(go list -f '{{.Dir}}' "$pkg")
   for f in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //' | sort -u); do
@@ -29,6 +31,12 @@ for pkg in $(go list ./...); do
       continue
     fi
     cat "$log"
-    exit 1
+    echo "fuzz $pkg $f: FAILED"
+    failed+=("$pkg $f")
   done
 done
+if ((${#failed[@]})); then
+  echo "fuzz: ${#failed[@]} target(s) failed:"
+  printf '  %s\n' "${failed[@]}"
+  exit 1
+fi

@@ -10,6 +10,7 @@ import (
 
 	"github.com/vouchsafe/vouchsafe/engine"
 	"github.com/vouchsafe/vouchsafe/internal/eval"
+	"github.com/vouchsafe/vouchsafe/internal/safeio"
 )
 
 func init() {
@@ -151,7 +152,7 @@ func readPhotos(roots []string) ([]eval.Photo, error) {
 	sort.Strings(paths)
 	var ps []eval.Photo
 	for _, p := range paths {
-		b, err := os.ReadFile(p)
+		b, err := safeio.ReadFile(p, safeio.MaxImageFile)
 		if err != nil {
 			return nil, err
 		}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/vouchsafe/vouchsafe/engine"
 	"github.com/vouchsafe/vouchsafe/internal/results"
+	"github.com/vouchsafe/vouchsafe/internal/safeio"
 	"github.com/vouchsafe/vouchsafe/models"
 	"golang.org/x/term"
 )
@@ -238,11 +239,14 @@ func readListFile(ctx context.Context, env *cliEnv, name string, out chan<- engi
 	if name == "-" {
 		return engine.ReadList(ctx, env.stdin, out)
 	}
-	f, err := os.Open(name)
+	f, err := safeio.OpenStream(name)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
+	// A FIFO may never be written to: closing it ends the read on a signal.
+	stop := context.AfterFunc(ctx, func() { f.Close() })
+	defer stop()
 	return engine.ReadList(ctx, f, out)
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/hex"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -46,6 +47,34 @@ func TestScripts(t *testing.T) {
 			return false, fmt.Errorf("unknown condition %q", cond)
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			// hexfile NAME HEX: write the bytes spelled in hex.
+			"hexfile": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 2 {
+					ts.Fatalf("usage: hexfile NAME HEX")
+				}
+				b, err := hex.DecodeString(args[1])
+				ts.Check(err)
+				ts.Check(os.WriteFile(ts.MkAbs(args[0]), b, 0o644))
+			},
+			// mkfifo NAME: a named pipe that nothing writes to.
+			"mkfifo": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 1 {
+					ts.Fatalf("usage: mkfifo NAME")
+				}
+				ts.Check(mkfifo(ts.MkAbs(args[0])))
+			},
+			// sparse NAME SIZE: a sparse file of SIZE bytes (holes only).
+			"sparse": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 2 {
+					ts.Fatalf("usage: sparse NAME SIZE")
+				}
+				n, err := strconv.ParseInt(args[1], 10, 64)
+				ts.Check(err)
+				f, err := os.Create(ts.MkAbs(args[0]))
+				ts.Check(err)
+				ts.Check(f.Truncate(n))
+				ts.Check(f.Close())
+			},
 			// headcp SRC DST N: copy the first N bytes of SRC (a truncated file).
 			"headcp": func(ts *testscript.TestScript, neg bool, args []string) {
 				if len(args) != 3 {

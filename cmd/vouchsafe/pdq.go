@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
 	"runtime"
 	"sync/atomic"
 	"time"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/vouchsafe/vouchsafe/engine"
 	"github.com/vouchsafe/vouchsafe/internal/results"
+	"github.com/vouchsafe/vouchsafe/internal/safeio"
 	"github.com/vouchsafe/vouchsafe/pdq"
 )
 
@@ -72,7 +72,7 @@ func (p pdqHasher) Run(ctx context.Context, inputs <-chan engine.Input, emit fun
 				err := j.in.Err
 				var data []byte
 				if err == nil {
-					data, err = os.ReadFile(j.in.Path)
+					data, err = safeio.ReadFile(j.in.Path, safeio.MaxImageFile)
 				}
 				if err == nil {
 					img, derr := pdq.Decode(data)

@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/vouchsafe/vouchsafe/internal/keyfile"
+	"github.com/vouchsafe/vouchsafe/internal/safeio"
 	"github.com/vouchsafe/vouchsafe/psi"
 )
 
@@ -78,7 +79,7 @@ func runDBBuild(env *cliEnv, args []string) int {
 		if len(parts) != 3 || parts[0] == "" || parts[1] == "" || parts[2] == "" {
 			return fail(env, "db build", fmt.Errorf("--source %q: want NAME:JURISDICTION:FILE", spec))
 		}
-		f, err := os.Open(parts[2])
+		f, err := safeio.Open(parts[2], safeio.MaxListFile)
 		if err != nil {
 			return fail(env, "db build", err)
 		}
@@ -177,7 +178,7 @@ func printTableInfo(env *cliEnv, t *psi.Table) {
 }
 
 func readTable(path string) (*psi.Table, error) {
-	raw, err := os.ReadFile(path)
+	raw, err := safeio.ReadFileHead(path, safeio.MaxTableFile, 8, checkTableHead(path))
 	if err != nil {
 		return nil, err
 	}
@@ -292,7 +293,7 @@ func runDBVerify(env *cliEnv, args []string) int {
 func parseRoot(s string) ([32]byte, error) {
 	var root [32]byte
 	if len(s) != 64 {
-		if b, err := os.ReadFile(s); err == nil {
+		if b, err := safeio.ReadFile(s, safeio.MaxKeyFile); err == nil {
 			s = strings.TrimSpace(string(b))
 		}
 	}

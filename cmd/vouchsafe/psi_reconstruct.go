@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/vouchsafe/vouchsafe/internal/keyfile"
+	"github.com/vouchsafe/vouchsafe/internal/safeio"
 	"github.com/vouchsafe/vouchsafe/internal/secondhash"
 	"github.com/vouchsafe/vouchsafe/internal/service"
 	"github.com/vouchsafe/vouchsafe/psi"
@@ -157,7 +158,7 @@ func runReconstruct(env *cliEnv, args []string) int {
 // readVoucherFile reads a voucher stream. A corrupt frame ends the file
 // early: the vouchers before it are returned with the error.
 func readVoucherFile(path string) (string, [][]byte, error) {
-	f, err := os.Open(path)
+	f, err := safeio.Open(path, safeio.MaxListFile)
 	if err != nil {
 		return "", nil, err
 	}

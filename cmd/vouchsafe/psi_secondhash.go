@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/vouchsafe/vouchsafe/engine"
+	"github.com/vouchsafe/vouchsafe/internal/safeio"
 	"github.com/vouchsafe/vouchsafe/internal/secondhash"
 	"github.com/vouchsafe/vouchsafe/internal/keyfile"
 	"github.com/vouchsafe/vouchsafe/psi"
@@ -96,7 +97,7 @@ func derivativeHashOf(enc *psi.DerivativeEncoder, in engine.Input, p psi.Params)
 	if in.Err != nil {
 		return "", 0, in.Err
 	}
-	b, err := os.ReadFile(in.Path)
+	b, err := safeio.ReadFile(in.Path, safeio.MaxImageFile)
 	if err != nil {
 		return "", 0, err
 	}

@@ -18,6 +18,7 @@ import (
 	_ "golang.org/x/image/webp" //
 
 	"github.com/vouchsafe/vouchsafe/internal/keyfile"
+	"github.com/vouchsafe/vouchsafe/internal/safeio"
 	"github.com/vouchsafe/vouchsafe/psi"
 )
 
@@ -72,7 +73,7 @@ func runVoucher(env *cliEnv, args []string) int {
 	if err != nil {
 		return fail(env, "voucher", err)
 	}
-	in, err := os.Open(pos[0])
+	in, err := safeio.Open(pos[0], safeio.MaxListFile)
 	if err != nil {
 		return fail(env, "voucher", err)
 	}
@@ -184,9 +185,9 @@ func derivativeOf(enc *psi.DerivativeEncoder, path, listDir string, max int) ([]
 	if path == "" {
 		return nil, fmt.Errorf("--images needs JSON Lines records with a path")
 	}
-	b, err := os.ReadFile(path)
+	b, err := safeio.ReadFile(path, safeio.MaxImageFile)
 	if err != nil && !filepath.IsAbs(path) {
-		b, err = os.ReadFile(filepath.Join(listDir, path))
+		b, err = safeio.ReadFile(filepath.Join(listDir, path), safeio.MaxImageFile)
 	}
 	if err != nil {
 		return nil, err

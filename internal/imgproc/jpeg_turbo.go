@@ -10,9 +10,9 @@ package imgproc
 import "C"
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
-	"strings"
 	"unsafe"
 )
 
@@ -46,6 +46,17 @@ func newTurboDecoder() *turboDecoder {
 	return d
 }
 
+// reset replaces the handle. libjpeg-turbo 2.x keeps state from a failed
+// call in its handle (a half-read DQT or DHT marker, the error flag), and
+// every later image on that handle then fails ("Bogus DQT index"), so one
+// corrupt file would poison its worker. A fresh handle costs a few µs.
+func (d *turboDecoder) reset() {
+	if d.h != nil {
+		C.tjDestroy(d.h)
+	}
+	d.h = C.tjInitDecompress() // nil (out of memory) is retried on next use
+}
+
 func (d *turboDecoder) close() {
 	if d.h != nil {
 		C.tjDestroy(d.h)
@@ -63,8 +74,21 @@ func scaled(n int, f C.tjscalingfactor) int {
 	return (n*num + den - 1) / den
 }
 
-// decode decodes data into dst. It always decodes (true) or fails.
-func (d *turboDecoder) decode(data []byte, dst *RGB, info *Info, minSide, maxPixels int) (bool, error) {
+// decode decodes data into dst. It always decodes (true) or fails. After any
+// error or warning the handle is replaced, so that nothing of one file can
+// affect the next.
+func (d *turboDecoder) decode(data []byte, dst *RGB, info *Info, minSide, maxPixels int) (ok bool, err error) {
+	if d.h == nil {
+		if d.reset(); d.h == nil {
+			return false, &FormatError{Format: "jpeg", Err: errors.New("libjpeg-turbo: cannot allocate a decoder")}
+		}
+	}
+	dirty := false
+	defer func() {
+		if err != nil || dirty {
+			d.reset()
+		}
+	}()
 	fail := func(err error) (bool, error) { return false, &FormatError{Format: "jpeg", Err: err} }
 	src := (*C.uchar)(unsafe.Pointer(&data[0]))
 	// TurboJPEG reports success without touching the outputs for a stream
@@ -119,13 +143,17 @@ func (d *turboDecoder) decode(data []byte, dst *RGB, info *Info, minSide, maxPix
 	}
 	runtime.KeepAlive(data)
 	if rc != 0 {
+		dirty = true
 		msg := d.errorString()
 		// libjpeg's warnings are not fatal, as in Pillow, except a premature
-		// end of data: Pillow refuses truncated files.
-		if C.tjGetErrorCode(d.h) != C.TJERR_WARNING || strings.Contains(msg, "remature end") {
-			if strings.Contains(msg, "remature end") {
-				return fail(fmt.Errorf("%w: %s", ErrTruncated, msg))
+		// end of data: Pillow refuses truncated files. TurboJPEG 2.x keeps
+		// the text of a warning in one buffer shared by all handles (another
+		// thread may have overwritten it), so the file itself is checked.
+		if C.tjGetErrorCode(d.h) == C.TJERR_WARNING {
+			if jpegTruncated(data) {
+				return fail(fmt.Errorf("%w: Premature end of JPEG file", ErrTruncated))
 			}
+		} else {
 			return fail(fmt.Errorf("%s", msg))
 		}
 	}

@@ -119,7 +119,7 @@ func unmarshalNode(b []byte, n *Node) error {
 }
 
 func unmarshalAttr(b []byte, a *Attr) error {
-	return fields(b, "AttributeProto", func(num protowire.Number, typ protowire.Type, v field) error {
+	err := fields(b, "AttributeProto", func(num protowire.Number, typ protowire.Type, v field) error {
 		switch {
 		case num == 1 && typ == protowire.BytesType:
 			a.Name = string(v.b)
@@ -154,6 +154,15 @@ func unmarshalAttr(b []byte, a *Attr) error {
 		}
 		return nil
 	})
+	if err != nil {
+		return err
+	}
+	// ONNX requires the tensor of a TENSOR attribute; without one, Marshal
+	// would have to invent an empty tensor and the model would not round-trip.
+	if a.Type == AttrTensor && a.T == nil {
+		return fmt.Errorf("%w: AttributeProto %q: TENSOR attribute without a tensor", ErrMalformed, a.Name)
+	}
+	return nil
 }
 
 func unmarshalTensor(b []byte, t *Tensor) error {
