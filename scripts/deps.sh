@@ -41,7 +41,7 @@ setting() {
 }
 
 fallback() {
-  echo "deps: $1; building WITHOUT cgo instead: JPEGs decode with Go's image/jpeg (slower, and --exact is no longer bit-exact with Pillow), and only the embedded default model and --algo pdq can hash (no ONNX Runtime: no model files, no bench model, no CUDA)" >&2
+  echo "deps: $1; building WITHOUT cgo instead: JPEGs decode with Go's image/jpeg (5-10x slower per photo, and --exact is no longer bit-exact with Pillow), and only the embedded default model and --algo pdq can hash (no ONNX Runtime: no model files, no bench model, no CUDA)" >&2
   echo "CGO_ENABLED=0"
   exit 0
 }
