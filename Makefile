@@ -4,13 +4,23 @@ ORT_DIR   ?= $(CURDIR)/.cache/ort
 BIN       ?= bin/vouchsafe
 FUZZTIME  ?= 10s
 export VOUCHSAFE_ORT_DIR := $(ORT_DIR)
+# ONNX Runtime's telemetry client stays off in everything make runs (tests that
+# load the library directly too); vouchsafe itself always sets it.
+export ORT_DISABLE_TELEMETRY := 1
+
+# How the go commands build: scripts/deps.sh installs libjpeg-turbo for the cgo
+# JPEG decoders when it can (apt-get, sudo when not root) and otherwise falls
+# back to the pure-Go build, saying so. TURBOJPEG_PREFIX points the check
+# elsewhere (nothing is installed then). Worked out once, when first needed.
+TURBOJPEG_PREFIX ?= /usr
+CGO_SETTING = $(eval CGO_SETTING := $$(shell scripts/deps.sh $(TURBOJPEG_PREFIX)))$(CGO_SETTING)
 
 .PHONY: all build ort ort-cuda demo test fuzz bench vsbench eval-report gpu-pack models vet clean
 
 all: build
 
 build:
-	$(GO) build -o $(BIN) ./cmd/vouchsafe
+	$(CGO_SETTING) $(GO) build -o $(BIN) ./cmd/vouchsafe
 
 # libonnxruntime.so.1 (ORT 1.29.0) from the npm registry, sha256-checked.
 ort:
@@ -20,23 +30,26 @@ ort:
 ort-cuda: ort
 	@scripts/fetch-ort.sh cuda $(ORT_DIR)
 
-# Hash the bundled sample photos with the embedded default model.
-demo: ort build
+# Hash the bundled sample photos with the embedded default model. ONNX Runtime
+# is fetched only for a cgo build: the pure-Go one cannot load it.
+demo:
+	@$(if $(filter CGO_ENABLED=0,$(CGO_SETTING)),,scripts/fetch-ort.sh cpu $(ORT_DIR))
+	$(CGO_SETTING) $(GO) build -o $(BIN) ./cmd/vouchsafe
 	$(BIN) hash testdata/photos
 
 vet:
-	$(GO) vet ./...
+	$(CGO_SETTING) $(GO) vet ./...
 
 test: ort vet
-	$(GO) test -count=1 ./...
+	$(CGO_SETTING) $(GO) test -count=1 ./...
 	# The pure-Go build (no cgo): Go decoders, the default model in Go, PDQ.
 	CGO_ENABLED=0 $(GO) build ./...
 	CGO_ENABLED=0 $(GO) test -count=1 ./engine ./cmd/vouchsafe ./pdq ./internal/imgproc
-	$(MAKE) fuzz FUZZTIME=$(FUZZTIME)
+	$(MAKE) fuzz FUZZTIME=$(FUZZTIME) CGO_SETTING='$(CGO_SETTING)'
 
 # Every parser, fuzzed briefly. scripts/fuzz.sh lists the targets.
 fuzz:
-	@scripts/fuzz.sh $(FUZZTIME)
+	@$(CGO_SETTING) scripts/fuzz.sh $(FUZZTIME)
 
 bench: ort
 	$(GO) test -run '^$$' -bench . -benchmem ./...

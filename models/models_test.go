@@ -29,6 +29,8 @@ func TestMain(m *testing.M) {
 	if _, err := os.Stat(lib); err != nil {
 		ortErr = fmt.Sprintf("ONNX Runtime library not found (%v); run `make ort` or set VOUCHSAFE_ORT_DIR", err)
 	} else {
+		// Keep ONNX Runtime's telemetry client from starting, as internal/ort does.
+		os.Setenv("ORT_DISABLE_TELEMETRY", "1")
 		ort.SetSharedLibraryPath(lib)
 		if err := ort.InitializeEnvironment(ort.WithLogLevelError()); err != nil {
 			ortErr = fmt.Sprintf("initialising ONNX Runtime from %s: %v", lib, err)

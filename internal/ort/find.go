@@ -36,8 +36,9 @@ var ErrNoLibrary = errors.New("ONNX Runtime library not found")
 // FindLibrary returns the path of the ONNX Runtime shared library. It tries, in
 // order: flag (a file or a folder), $VOUCHSAFE_ORT_LIB, $VOUCHSAFE_ORT_DIR, the
 // cache folder `make ort` fills (.cache/ort in the working directory or a
-// parent of it, or beside the executable's parent), and the user cache folder. The error lists
-// every place tried and says how to get the library.
+// parent of it, or beside the executable's parent), and UserDir, which
+// `vouchsafe setup` fills. The error lists every place tried and names the
+// command that gets the library.
 func FindLibrary(flag string) (string, error) {
 	var tried []string
 	try := func(p string) (string, bool) {
@@ -69,14 +70,32 @@ func FindLibrary(flag string) (string, error) {
 		if p, ok := try(explicit.p); ok {
 			return p, nil
 		}
-		return "", fmt.Errorf("%w: %s names %s, which does not exist; run `make ort` in the vouchsafe checkout or fix the path", ErrNoLibrary, explicit.what, tried[len(tried)-1])
+		return "", fmt.Errorf("%w: %s names %s, which does not exist; fix the path, or unset it and run `vouchsafe setup` (or `make ort` in a checkout)", ErrNoLibrary, explicit.what, tried[len(tried)-1])
 	}
 	for _, dir := range candidateDirs() {
 		if p, ok := try(dir); ok {
 			return p, nil
 		}
 	}
-	return "", fmt.Errorf("%w (tried %s): run `make ort` in the vouchsafe checkout (it fetches ONNX Runtime 1.29.0 from npm into .cache/ort), or pass --ort-lib PATH, or set %s", ErrNoLibrary, strings.Join(tried, ", "), EnvLibrary)
+	return "", fmt.Errorf("%w (tried %s): run `vouchsafe setup` (it fetches ONNX Runtime 1.29.0 from the npm registry into %s; `make ort` does the same for a checkout's .cache/ort), or pass --ort-lib PATH, or set %s", ErrNoLibrary, strings.Join(tried, ", "), userDirOr("the user cache folder"), EnvLibrary)
+}
+
+// UserDir is the folder `vouchsafe setup` installs ONNX Runtime into and
+// FindLibrary searches last: vouchsafe/ort in the user cache folder
+// (~/.cache/vouchsafe/ort on Linux).
+func UserDir() (string, error) {
+	c, err := os.UserCacheDir()
+	if err != nil {
+		return "", err
+	}
+	return filepath.Join(c, "vouchsafe", "ort"), nil
+}
+
+func userDirOr(alt string) string {
+	if d, err := UserDir(); err == nil {
+		return d
+	}
+	return alt
 }
 
 func candidateDirs() []string {
@@ -97,8 +116,8 @@ func candidateDirs() []string {
 			dirs = append(dirs, filepath.Join(d, ".cache", "ort"), filepath.Join(d, "..", ".cache", "ort"))
 		}
 	}
-	if c, err := os.UserCacheDir(); err == nil {
-		dirs = append(dirs, filepath.Join(c, "vouchsafe", "ort"))
+	if d, err := UserDir(); err == nil {
+		dirs = append(dirs, d)
 	}
 	return dirs
 }

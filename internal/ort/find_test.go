@@ -41,9 +41,16 @@ func TestFindLibrary(t *testing.T) {
 	t.Setenv(EnvDir, "")
 	t.Chdir(t.TempDir())
 	t.Setenv("HOME", t.TempDir())
-	t.Setenv("XDG_CACHE_HOME", t.TempDir())
-	if _, err := FindLibrary(""); err != nil && !strings.Contains(err.Error(), "make ort") {
-		t.Errorf("not found: %v", err)
+	cache := t.TempDir()
+	t.Setenv("XDG_CACHE_HOME", cache)
+	_, err := FindLibrary("")
+	if err == nil {
+		t.Fatal("found a library with nothing installed")
+	}
+	for _, want := range []string{"vouchsafe setup", filepath.Join(cache, "vouchsafe", "ort")} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("not found: %v; want it to name %q", err, want)
+		}
 	}
 }
 

@@ -39,9 +39,18 @@ func Init(lib string) (string, error) {
 	if err != nil {
 		return "", err // not cached: the user may fix the path and retry
 	}
+	if err := disableTelemetry(); err != nil {
+		return "", err
+	}
 	onnx.SetSharedLibraryPath(path)
 	if err := onnx.InitializeEnvironment(onnx.WithLogLevelError()); err != nil {
 		runtimeState.err = fmt.Errorf("loading ONNX Runtime from %s: %w", path, err)
+		return "", runtimeState.err
+	}
+	// Belt and braces beside TelemetryEnv: builds that ignore the variable
+	// but honour the API stop sending from here on.
+	if err := onnx.DisableTelemetry(); err != nil {
+		runtimeState.err = fmt.Errorf("ONNX Runtime from %s: %w", path, err)
 		return "", runtimeState.err
 	}
 	runtimeState.path = path
