@@ -5,7 +5,7 @@ BIN       ?= bin/vouchsafe
 FUZZTIME  ?= 10s
 export VOUCHSAFE_ORT_DIR := $(ORT_DIR)
 
-.PHONY: all build ort ort-cuda demo test fuzz bench vsbench eval-report gpu-pack models vet clean
+.PHONY: all build ort ort-cuda demo test fuzz bench vsbench eval-report gpu-pack gpu-check gpu-check-dry models vet clean
 
 all: build
 
@@ -32,6 +32,7 @@ test: ort vet
 	# The pure-Go build (no cgo): Go decoders, the default model in Go, PDQ.
 	CGO_ENABLED=0 $(GO) build ./...
 	CGO_ENABLED=0 $(GO) test -count=1 ./engine ./cmd/vouchsafe ./pdq ./internal/imgproc
+	$(MAKE) gpu-check-dry
 	$(MAKE) fuzz FUZZTIME=$(FUZZTIME)
 
 # Every parser, fuzzed briefly. scripts/fuzz.sh lists the targets.
@@ -60,6 +61,22 @@ eval-report: ort build
 # split into parts small enough to carry; see bench/README.md.
 gpu-pack: ort-cuda
 	bench/gpu-pack.sh .gpu
+
+# The GPU check as one command, on the lent GPU machine once the parts of
+# gpu-pack are there (bench/README.md): one JSON + one Markdown table in
+# GPU_CHECK_OUT (default $$OUT, else bench/out/gpu-check).
+GPU_CHECK_OUT ?=
+gpu-check:
+	bash bench/gpu-check.sh $(GPU_CHECK_OUT)
+
+# The same script, CPU only, tiny inputs (part of make test, so it cannot rot):
+# packs without the CUDA provider, unpacks, runs every step, checks the report.
+gpu-check-dry: ort
+	rm -rf .cache/gpu-dry
+	bench/gpu-pack.sh --cpu-only --fast .cache/gpu-dry/parts
+	bash bench/gpu-check.sh --dry-run --budget 600 --parts .cache/gpu-dry/parts --dest .cache/gpu-dry/vs .cache/gpu-dry/out
+	grep -q '"name": "camera-photos"' .cache/gpu-dry/out/gpu-check.json
+	rm -rf .cache/gpu-dry/parts .cache/gpu-dry/vs
 
 # Regenerate the embedded models (a test checks they match what is committed).
 models:
