@@ -445,6 +445,9 @@ func measure(ctx context.Context, c config, logw io.Writer) (Report, bool) {
 					}
 					for _, b := range bs {
 						for _, st := range c.Streams {
+							if ctx.Err() != nil {
+								break
+							}
 							logf("infer: %s %s on %s, batch %d, %d streams", h.Name(), prec, got, b, st)
 							s := inferStage(ctx, h, b, st, c.MinTime)
 							rep.Stages = append(rep.Stages, tag(s))
