@@ -15,7 +15,7 @@ export ORT_DISABLE_TELEMETRY := 1
 TURBOJPEG_PREFIX ?= /usr
 CGO_SETTING = $(eval CGO_SETTING := $$(shell scripts/deps.sh $(TURBOJPEG_PREFIX)))$(CGO_SETTING)
 
-.PHONY: all build ort ort-cuda demo test fuzz bench vsbench eval-report gpu-pack models vet clean
+.PHONY: all build ort ort-cuda demo test fuzz bench vsbench eval-report gpu-pack gpu-check gpu-check-dry models vet clean
 
 all: build
 
@@ -45,6 +45,7 @@ test: ort vet
 	# The pure-Go build (no cgo): Go decoders, the default model in Go, PDQ.
 	CGO_ENABLED=0 $(GO) build ./...
 	CGO_ENABLED=0 $(GO) test -count=1 ./engine ./cmd/vouchsafe ./pdq ./internal/imgproc
+	$(MAKE) gpu-check-dry CGO_SETTING='$(CGO_SETTING)'
 	$(MAKE) fuzz FUZZTIME=$(FUZZTIME) CGO_SETTING='$(CGO_SETTING)'
 
 # Every parser, fuzzed briefly. scripts/fuzz.sh lists the targets.
@@ -73,6 +74,23 @@ eval-report: ort build
 # split into parts small enough to carry; see bench/README.md.
 gpu-pack: ort-cuda
 	bench/gpu-pack.sh .gpu
+
+# The GPU check as one command, on the lent GPU machine once the parts of
+# gpu-pack are there (bench/README.md): one JSON + one Markdown table in
+# GPU_CHECK_OUT (default $$OUT, else bench/out/gpu-check).
+GPU_CHECK_OUT ?=
+gpu-check:
+	bash bench/gpu-check.sh $(GPU_CHECK_OUT)
+
+# The same script, CPU only, tiny inputs (part of make test, so it cannot rot):
+# packs without the CUDA provider, unpacks, runs every step, checks the report.
+gpu-check-dry: ort
+	@$(if $(filter CGO_ENABLED=0,$(CGO_SETTING)),echo "gpu-check-dry: skipped: the pure-Go build cannot load ONNX Runtime" && exit 0,true)
+	rm -rf .cache/gpu-dry
+	bench/gpu-pack.sh --cpu-only --fast .cache/gpu-dry/parts
+	bash bench/gpu-check.sh --dry-run --budget 600 --parts .cache/gpu-dry/parts --dest .cache/gpu-dry/vs .cache/gpu-dry/out
+	grep -q '"name": "camera-photos"' .cache/gpu-dry/out/gpu-check.json
+	rm -rf .cache/gpu-dry/parts .cache/gpu-dry/vs
 
 # Regenerate the embedded models (a test checks they match what is committed).
 models:

@@ -58,6 +58,12 @@ type Options struct {
 	Exact bool
 	// AutoOrient applies the EXIF orientation before hashing (the reference does not).
 	AutoOrient bool
+	// Precision is fp32 (the default when empty) or fp16: the model converted
+	// to float16 at load time, for GPUs; it moves some hash bits (opt-in).
+	Precision string
+	// CacheDir holds converted models (fp16) by model digest; empty means
+	// the user cache directory (os.UserCacheDir()/vouchsafe/models).
+	CacheDir string
 	// Logf, if set, receives one-line notices such as the device chosen.
 	Logf func(format string, args ...any)
 }
@@ -94,6 +100,9 @@ func NewHasher(opts Options) (*Hasher, error) {
 	}
 	onnxBytes, seedBytes, name, err := loadModelFiles(opts.Model, opts.Seed)
 	if err != nil {
+		return nil, err
+	}
+	if onnxBytes, err = modelAtPrecision(onnxBytes, name, opts); err != nil {
 		return nil, err
 	}
 	proj, err := ParseSeed(seedBytes)

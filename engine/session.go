@@ -1,9 +1,15 @@
 package engine
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"io"
+	"os"
+	"path/filepath"
 
 	"github.com/vouchsafe/vouchsafe/internal/modelgen"
+	"github.com/vouchsafe/vouchsafe/internal/onnxgen"
 	"github.com/vouchsafe/vouchsafe/internal/ort"
 )
 
@@ -44,4 +50,110 @@ func (goDefault) Run(input []float32, inShape []int64, output []float32, outShap
 		copy(output[i*EmbeddingSize:], e)
 	}
 	return nil
+}
+
+// The precisions a model can run in (Options.Precision).
+const (
+	// PrecisionFP32 runs the model as it is: float32 throughout.
+	PrecisionFP32 = "fp32"
+	// PrecisionFP16 converts the model's weights and computation to float16 at
+	// load time (inputs and outputs stay float32), for GPUs with fast
+	// half-precision arithmetic. It moves some hash bits against fp32, so it
+	// is opt-in; bench/README.md gives the figures.
+	PrecisionFP16 = "fp16"
+)
+
+// fp16CacheVersion names the converter's output format in cache file names, so
+// that a change to the conversion does not reuse older files.
+const fp16CacheVersion = "fp16v1"
+
+// modelAtPrecision returns the model bytes to load for opts.Precision: the
+// model itself for fp32, or its float16 conversion, read from the cache
+// (opts.CacheDir, by default the user cache directory) where an earlier run
+// left it and written there otherwise. A cache that cannot be used only costs
+// the conversion time.
+func modelAtPrecision(model []byte, name string, opts Options) ([]byte, error) {
+	switch opts.Precision {
+	case "", PrecisionFP32:
+		return model, nil
+	case PrecisionFP16:
+	default:
+		return nil, fmt.Errorf("unknown precision %q (want fp32 or fp16)", opts.Precision)
+	}
+	if !ort.Available {
+		return nil, fmt.Errorf("model %s: precision fp16 needs ONNX Runtime, which this build (no cgo) lacks", name)
+	}
+	sum := sha256.Sum256(model)
+	file := hex.EncodeToString(sum[:]) + "-" + fp16CacheVersion + ".onnx"
+	dir := opts.CacheDir
+	if dir == "" {
+		if d, err := os.UserCacheDir(); err == nil {
+			dir = filepath.Join(d, "vouchsafe", "models")
+		}
+	}
+	if dir != "" {
+		// The float16 model is about half the float32 one plus a few nodes:
+		// a larger file is not ours.
+		if b, err := readFileMax(filepath.Join(dir, file), int64(len(model))+1<<16); err == nil && len(b) > 0 {
+			return b, nil
+		}
+	}
+	half, err := onnxgen.ConvertFloat16(model)
+	if err != nil {
+		return nil, fmt.Errorf("model %s: converting to fp16: %w", name, err)
+	}
+	if dir != "" {
+		if err := writeFileAtomic(dir, file, half); err != nil && opts.Logf != nil {
+			opts.Logf("model %s: fp16 conversion not cached: %v", name, err)
+		}
+	}
+	return half, nil
+}
+
+// readFileMax reads a file of at most max bytes.
+func readFileMax(path string, max int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("%s: larger than %d bytes", path, max)
+	}
+	return b, nil
+}
+
+// writeFileAtomic writes data to dir/name through a temporary file and a
+// rename, so a reader never sees a partial file.
+func writeFileAtomic(dir, name string, data []byte) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(dir, name+".tmp*")
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(data)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(f.Name(), filepath.Join(dir, name))
+	}
+	if err != nil {
+		os.Remove(f.Name())
+	}
+	return err
+}
+
+// Precision is the precision the model runs in: fp32 or fp16.
+func (h *Hasher) Precision() string {
+	if h.opts.Precision == "" {
+		return PrecisionFP32
+	}
+	return h.opts.Precision
 }

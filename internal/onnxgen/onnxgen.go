@@ -22,8 +22,9 @@ type DataType int32
 
 // The tensor element types this package handles.
 const (
-	Float DataType = 1 // float32
-	Int64 DataType = 7 // int64
+	Float   DataType = 1  // float32
+	Int64   DataType = 7  // int64
+	Float16 DataType = 10 // IEEE 754 half precision
 )
 
 func (d DataType) size() int {
@@ -32,6 +33,8 @@ func (d DataType) size() int {
 		return 4
 	case Int64:
 		return 8
+	case Float16:
+		return 2
 	}
 	return 0
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vouchsafe/vouchsafe/internal/onnxgen"
 	"github.com/vouchsafe/vouchsafe/models"
 )
 
@@ -136,6 +137,62 @@ func TestCUDAMatchesCPU(t *testing.T) {
 				if rel := math.Sqrt(diff / norm); !(rel <= 1e-2) {
 					t.Errorf("%s batch %d image %d: CPU and CUDA embeddings differ by %.3g (relative L2)", name, n, i, rel)
 				}
+			}
+		}
+		cpu.Close()
+		gpu.Close()
+	}
+}
+
+// On a machine with a GPU, both embedded models converted to float16
+// (onnxgen.ConvertFloat16, what --precision fp16 loads) run on the CUDA
+// provider and stay within 2% (relative L2) of the float32 model on the CPU.
+func TestCUDAFloat16(t *testing.T) {
+	lib := cudaOrSkip(t)
+	if _, err := Init(lib); err != nil {
+		t.Fatal(err)
+	}
+	const side, per, n = 360, 128, 4
+	rng := rand.New(rand.NewPCG(13, 14))
+	in := make([]float32, n*3*side*side)
+	for i := range in {
+		in[i] = rng.Float32()*2 - 1
+	}
+	for _, name := range []string{"default", "bench"} {
+		model := testModel(t, name)
+		half, err := onnxgen.ConvertFloat16(model)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		cpu, err := Open(model, name, Options{Device: CPU})
+		if err != nil {
+			t.Fatal(err)
+		}
+		gpu, err := Open(half, name+"@fp16", Options{Device: CUDA})
+		if err != nil {
+			cpu.Close()
+			t.Fatalf("%s fp16 on cuda: %v", name, err)
+		}
+		outShape := append([]int64{n}, gpu.Output().Dims[1:]...)
+		a, b := make([]float32, n*per), make([]float32, n*per)
+		if err := cpu.Run(in, []int64{n, 3, side, side}, a, outShape); err != nil {
+			t.Fatalf("%s cpu: %v", name, err)
+		}
+		if err := gpu.Run(in, []int64{n, 3, side, side}, b, outShape); err != nil {
+			t.Fatalf("%s fp16 cuda: %v", name, err)
+		}
+		for i := range n {
+			ea, eb := a[i*per:(i+1)*per], b[i*per:(i+1)*per]
+			var diff, norm float64
+			for j := range ea {
+				d := float64(ea[j]) - float64(eb[j])
+				diff += d * d
+				norm += float64(ea[j]) * float64(ea[j])
+			}
+			rel := math.Sqrt(diff / norm)
+			t.Logf("%s image %d: fp16 on CUDA vs fp32 on CPU: relative L2 %.3g", name, i, rel)
+			if !(rel <= 2e-2) {
+				t.Errorf("%s image %d: fp16 CUDA embedding differs from fp32 CPU by %.3g (relative L2)", name, i, rel)
 			}
 		}
 		cpu.Close()

@@ -32,6 +32,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/vouchsafe/vouchsafe/engine"
@@ -40,7 +41,9 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	// SIGTERM too: timeout(1) in bench/gpu-check.sh stops a run that way,
+	// and the stages measured so far are still written.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
 	stop()
 	os.Exit(code)
@@ -54,7 +57,8 @@ type config struct {
 	Seed       string        `json:"seed,omitempty"`
 	Stages     []string      `json:"stages"`
 	Batches    []int         `json:"infer_batches,omitempty"` // empty: per device default
-	Streams    int           `json:"infer_streams"`
+	Streams    []int         `json:"infer_streams"`
+	Precisions []string      `json:"precisions"`
 	Batch      int           `json:"e2e_batch"` // 0: the engine's default for the device
 	Workers    int           `json:"workers"`
 	Threads    int           `json:"ort_threads"`
@@ -80,6 +84,9 @@ type Report struct {
 	Stages      []Stage      `json:"stages"`
 	Reference   *refSummary  `json:"reference,omitempty"`
 	Comparisons []Comparison `json:"comparisons,omitempty"`
+	// Precisions compares each reduced precision's end-to-end hashes with
+	// fp32's on the same photos, device and model: the hash bits it moves.
+	Precisions []PrecisionDiff `json:"precision_diffs,omitempty"`
 	// Ratios are the targets of issue 4, per device and model:
 	// e2e/decode, e2e/min(decode, infer at the e2e batch), ours/reference.
 	Ratios []Ratio `json:"ratios,omitempty"`
@@ -121,6 +128,7 @@ type refSummary struct {
 type Ratio struct {
 	Device        string  `json:"device"`
 	Model         string  `json:"model"`
+	Precision     string  `json:"precision,omitempty"`
 	E2EOverDecode float64 `json:"e2e_over_decode"`
 	E2EOverSlower float64 `json:"e2e_over_min_decode_infer"`
 	InferAtBatch  float64 `json:"infer_images_per_s_at_e2e_batch,omitempty"`
@@ -143,12 +151,12 @@ func splitList(s string) []string {
 	return out
 }
 
-func parseInts(s string) ([]int, error) {
+func parseInts(what, s string) ([]int, error) {
 	var out []int
 	for _, f := range splitList(s) {
 		n, err := strconv.Atoi(f)
 		if err != nil || n <= 0 {
-			return nil, fmt.Errorf("batch size %q: want a positive integer", f)
+			return nil, fmt.Errorf("%s %q: want a positive integer", what, f)
 		}
 		out = append(out, n)
 	}
@@ -167,13 +175,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("vsbench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var c config
-	var devices, models, stages, batches, jsonOut string
+	var devices, models, stages, batches, streams, precisions, jsonOut string
 	fs.StringVar(&devices, "devices", "cpu", "devices to measure, comma-separated: cpu, cuda, coreml, auto")
 	fs.StringVar(&models, "models", "default,bench", "models, comma-separated: default, bench, or ONNX files (with --seed)")
 	fs.StringVar(&c.Seed, "seed", "", "seed file for a model file (and the reference)")
 	fs.StringVar(&stages, "stages", strings.Join(allStages, ","), "stages to run: decode, infer, hash, e2e")
 	fs.StringVar(&batches, "batches", "", "inference batch sizes to sweep (default 1,4,16,32 on cpu; 1,16,64,128,256,512 on a GPU)")
-	fs.IntVar(&c.Streams, "streams", 1, "inference calls in flight at once in the infer stage")
+	fs.StringVar(&streams, "streams", "1", "inference calls in flight at once in the infer stage, comma-separated to sweep")
+	fs.StringVar(&precisions, "precisions", "fp32", "model precisions to measure, comma-separated: fp32, fp16 (converted at load time; fp16 is compared with fp32's hashes)")
 	fs.IntVar(&c.Batch, "batch", 0, "end-to-end batch size (0: the engine's default for the device)")
 	fs.IntVar(&c.Workers, "workers", 0, "decode workers (0: one per CPU)")
 	fs.IntVar(&c.Threads, "threads", 0, "ONNX Runtime CPU threads (0: one per core)")
@@ -187,6 +196,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&c.RefScript, "reference-script", "bench/reference.py", "the reference pipeline script")
 	fs.StringVar(&c.RefProv, "reference-provider", "", "ONNX Runtime provider for the reference (default CPUExecutionProvider)")
 	fs.StringVar(&c.ORTLibrary, "ort-lib", "", "ONNX Runtime library or folder (default: $VOUCHSAFE_ORT_LIB, $VOUCHSAFE_ORT_DIR, .cache/ort)")
+	var combineMode bool
+	var stepsFile, mdOut string
+	fs.BoolVar(&combineMode, "combine", false, "combine mode: read the vsbench JSON reports given as arguments (and --steps) and write one JSON (--json) and one Markdown file (--markdown)")
+	fs.StringVar(&stepsFile, "steps", "", "with --combine: the steps file (name, exit status, seconds, log path; tab-separated)")
+	fs.StringVar(&mdOut, "markdown", "", "with --combine: write the Markdown summary here")
 	fs.StringVar(&jsonOut, "json", "", "write the JSON report to this file ('-': stdout, the table then goes to stderr)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: vsbench [flags] PATH... (photo files or folders)")
@@ -202,12 +216,34 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "vsbench:", err)
 		return 2
 	}
+	if combineMode {
+		if jsonOut == "" || jsonOut == "-" {
+			return usage(errors.New("--combine needs --json FILE"))
+		}
+		if err := combine(stepsFile, fs.Args(), jsonOut, mdOut); err != nil {
+			fmt.Fprintln(stderr, "vsbench:", err)
+			return 1
+		}
+		return 0
+	}
 	c.Paths = fs.Args()
 	c.Devices, c.Models, c.Stages = splitList(devices), splitList(models), splitList(stages)
 	c.MinTimeS = c.MinTime.Seconds()
 	var err error
-	if c.Batches, err = parseInts(batches); err != nil {
+	if c.Batches, err = parseInts("batch size", batches); err != nil {
 		return usage(err)
+	}
+	if c.Streams, err = parseInts("streams", streams); err != nil {
+		return usage(err)
+	}
+	if len(c.Streams) == 0 {
+		return usage(errors.New("--streams must name at least one count"))
+	}
+	c.Precisions = splitList(precisions)
+	for _, p := range c.Precisions {
+		if p != engine.PrecisionFP32 && p != engine.PrecisionFP16 {
+			return usage(fmt.Errorf("unknown precision %q (want fp32 or fp16)", p))
+		}
 	}
 	for _, s := range c.Stages {
 		if !slices.Contains(allStages, s) {
@@ -219,10 +255,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			return usage(err)
 		}
 	}
-	if len(c.Devices) == 0 || len(c.Models) == 0 {
-		return usage(errors.New("--devices and --models must name at least one"))
+	if len(c.Devices) == 0 || len(c.Models) == 0 || len(c.Precisions) == 0 {
+		return usage(errors.New("--devices, --models and --precisions must name at least one"))
 	}
-	if c.Streams < 1 || c.Rounds < 1 || c.Workers < 0 || c.Batch < 0 || c.Limit < 0 {
+	if c.Rounds < 1 || c.Workers < 0 || c.Batch < 0 || c.Limit < 0 {
 		return usage(errors.New("--streams and --rounds must be ≥ 1; --workers, --batch and --limit ≥ 0"))
 	}
 	needPhotos := slices.Contains(c.Stages, "decode") || slices.Contains(c.Stages, "e2e") || c.Reference != ""
@@ -289,7 +325,7 @@ func measureRounds(ctx context.Context, c config, logw io.Writer) (Report, bool)
 			continue
 		}
 		best.Stages = bestStages(best.Stages, rep.Stages)
-		best.Reference, best.Comparisons = rep.Reference, rep.Comparisons
+		best.Reference, best.Comparisons, best.Precisions = rep.Reference, rep.Comparisons, rep.Precisions
 		if rep.Photos.Decoded > 0 {
 			best.Photos = rep.Photos
 		}
@@ -303,12 +339,12 @@ func measureRounds(ctx context.Context, c config, logw io.Writer) (Report, bool)
 	for i := range best.Comparisons {
 		cm := &best.Comparisons[i]
 		for _, s := range best.Stages {
-			if s.Stage == "e2e" && s.Err == "" && s.Device == cm.Device && s.Model == cm.Model && cm.Ref > 0 {
+			if s.Stage == "e2e" && s.Err == "" && s.Device == cm.Device && s.Model == cm.Model && s.Precision == cm.Precision && cm.Ref > 0 {
 				cm.Ours, cm.Ratio = s.Rate, s.Rate/cm.Ref
 			}
 		}
 		for j := range best.Ratios {
-			if r := &best.Ratios[j]; r.Device == cm.Device && r.Model == cm.Model {
+			if r := &best.Ratios[j]; r.Device == cm.Device && r.Model == cm.Model && r.Precision == cm.Precision {
 				r.OverReference = cm.Ratio
 			}
 		}
@@ -320,7 +356,7 @@ func measureRounds(ctx context.Context, c config, logw io.Writer) (Report, bool)
 // (same stage, device, model, batch, streams) in b.
 func bestStages(a, b []Stage) []Stage {
 	key := func(s Stage) string {
-		return fmt.Sprintf("%s/%s/%s/%d/%d", s.Stage, s.Device, s.Model, s.Batch, s.Streams)
+		return fmt.Sprintf("%s/%s/%s/%s/%d/%d", s.Stage, s.Device, s.Model, s.Precision, s.Batch, s.Streams)
 	}
 	idx := map[string]int{}
 	for i, s := range a {
@@ -372,65 +408,73 @@ func measure(ctx context.Context, c config, logw io.Writer) (Report, bool) {
 		rep.Machine.ORTLibrary, rep.Machine.ORT = p, ort.Version()
 	}
 
-	// hashes[device/model] holds our end-to-end hashes for the reference comparison.
-	hashes := map[string]map[string]engine.Hash{}
-	e2eRate := map[string]float64{}
-	e2eBatch := map[string]int{}
+	// hashes holds our end-to-end hashes for the reference comparison.
+	hashes := map[runKey]map[string]engine.Hash{}
+	e2eRate := map[runKey]float64{}
 	for _, model := range c.Models {
 		hashDone := false
 		for _, dev := range c.Devices {
-			if ctx.Err() != nil {
-				return rep, true
-			}
-			o := engine.Options{
-				Model: model, Seed: c.Seed, Device: dev, GPU: c.GPU, ORTLibrary: c.ORTLibrary,
-				Threads: c.Threads, Batch: c.Batch, Workers: c.Workers, Exact: c.Exact, AutoOrient: c.AutoOrient,
-				Logf: func(format string, a ...any) { logf(format, a...) },
-			}
-			h, err := engine.NewHasher(o)
-			if err != nil {
-				rep.Stages = append(rep.Stages, Stage{Stage: "open", Device: dev, Model: model, Err: err.Error()})
-				failed = true
-				continue
-			}
-			got := h.Device()
-			tag := func(s Stage) Stage {
-				s.Device, s.Model = got, h.Name()
-				if got != dev {
-					s.Note = strings.TrimPrefix(s.Note+"; asked for "+dev, "; ")
+			for _, prec := range c.Precisions {
+				if ctx.Err() != nil {
+					return rep, true
 				}
-				return s
-			}
-			if slices.Contains(c.Stages, "infer") {
-				bs := c.Batches
-				if len(bs) == 0 {
-					bs = defaultBatches(got)
+				o := engine.Options{
+					Model: model, Seed: c.Seed, Device: dev, GPU: c.GPU, ORTLibrary: c.ORTLibrary,
+					Threads: c.Threads, Batch: c.Batch, Workers: c.Workers, Exact: c.Exact, AutoOrient: c.AutoOrient,
+					Precision: prec,
+					Logf:      func(format string, a ...any) { logf(format, a...) },
 				}
-				for _, b := range bs {
-					logf("infer: %s on %s, batch %d", h.Name(), got, b)
-					s := inferStage(ctx, h, b, c.Streams, c.MinTime)
+				h, err := engine.NewHasher(o)
+				if err != nil {
+					rep.Stages = append(rep.Stages, Stage{Stage: "open", Device: dev, Model: model, Precision: prec, Err: err.Error()})
+					failed = true
+					continue
+				}
+				got := h.Device()
+				tag := func(s Stage) Stage {
+					s.Device, s.Model, s.Precision = got, h.Name(), h.Precision()
+					if got != dev {
+						s.Note = strings.TrimPrefix(s.Note+"; asked for "+dev, "; ")
+					}
+					return s
+				}
+				if slices.Contains(c.Stages, "infer") {
+					bs := c.Batches
+					if len(bs) == 0 {
+						bs = defaultBatches(got)
+					}
+					for _, b := range bs {
+						for _, st := range c.Streams {
+							if ctx.Err() != nil {
+								break
+							}
+							logf("infer: %s %s on %s, batch %d, %d streams", h.Name(), prec, got, b, st)
+							s := inferStage(ctx, h, b, st, c.MinTime)
+							rep.Stages = append(rep.Stages, tag(s))
+							failed = failed || s.Err != ""
+						}
+					}
+				}
+				if slices.Contains(c.Stages, "hash") && !hashDone {
+					s := hashStage(h, c.MinTime/3)
+					s.Model = h.Name()
+					rep.Stages = append(rep.Stages, s)
+					hashDone = true
+				}
+				if slices.Contains(c.Stages, "e2e") {
+					logf("e2e: %s %s on %s, %d photos", h.Name(), prec, got, len(files))
+					s, hs := e2eStage(ctx, h, files, workers, c.MinTime)
 					rep.Stages = append(rep.Stages, tag(s))
 					failed = failed || s.Err != ""
+					key := runKey{got, model, h.Precision()}
+					hashes[key], e2eRate[key] = hs, s.Rate
 				}
+				h.Close()
 			}
-			if slices.Contains(c.Stages, "hash") && !hashDone {
-				s := hashStage(h, c.MinTime/3)
-				s.Model = h.Name()
-				rep.Stages = append(rep.Stages, s)
-				hashDone = true
-			}
-			if slices.Contains(c.Stages, "e2e") {
-				logf("e2e: %s on %s, %d photos", h.Name(), got, len(files))
-				s, hs := e2eStage(ctx, h, files, workers, c.MinTime)
-				rep.Stages = append(rep.Stages, tag(s))
-				failed = failed || s.Err != ""
-				key := got + "/" + model
-				hashes[key], e2eRate[key], e2eBatch[key] = hs, s.Rate, s.Batch
-			}
-			h.Close()
 		}
 	}
-	rep.Ratios = ratios(rep.Stages, c, e2eBatch)
+	rep.Ratios = ratios(rep.Stages, c, nil)
+	rep.Precisions = precisionDiffs(hashes)
 
 	if c.Reference != "" {
 		// The reference runs once per model (it knows no devices); each
@@ -449,7 +493,7 @@ func measure(ctx context.Context, c config, logw io.Writer) (Report, bool) {
 			failed = failed || s.Err != ""
 			for _, cm := range cmp {
 				for i := range rep.Ratios {
-					if r := &rep.Ratios[i]; r.Device == cm.Device && r.Model == cm.Model {
+					if r := &rep.Ratios[i]; r.Device == cm.Device && r.Model == cm.Model && r.Precision == cm.Precision {
 						r.OverReference = cm.Ratio
 					}
 				}
@@ -741,7 +785,7 @@ func e2eStage(ctx context.Context, h *engine.Hasher, files []string, workers int
 }
 
 // referenceStage runs bench/reference.py on the files for one model.
-func referenceStage(ctx context.Context, c config, model string, files []string, hashes map[string]map[string]engine.Hash, rates map[string]float64) (Stage, *refSummary, []Comparison) {
+func referenceStage(ctx context.Context, c config, model string, files []string, hashes map[runKey]map[string]engine.Hash, rates map[runKey]float64) (Stage, *refSummary, []Comparison) {
 	s := Stage{Stage: "reference", Model: model, Device: "python", Batch: 1, Workers: 1}
 	sum := &refSummary{Model: model}
 	dir, err := os.MkdirTemp("", "vsbench-ref-")
@@ -765,23 +809,79 @@ func referenceStage(ctx context.Context, c config, model string, files []string,
 	s.Note = fmt.Sprintf("Pillow + onnxruntime %s %v, one image per call", out.ORT, out.Providers)
 	sum.ORT, sum.Providers, sum.Python = out.ORT, out.Providers, out.Python
 	var cmps []Comparison
-	for _, dev := range sortedKeys(hashes) {
-		d, m, _ := strings.Cut(dev, "/")
-		if m != model {
+	for _, k := range sortedKeys(hashes) {
+		if k.Model != model {
 			continue
 		}
-		cmps = append(cmps, compare(model, d, rates[dev], out, hashes[dev]))
+		cm := compare(model, k.Device, rates[k], out, hashes[k])
+		cm.Precision = k.Precision
+		cmps = append(cmps, cm)
 	}
 	return s, sum, cmps
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	var ks []string
+// runKey names one end-to-end run: device, model and precision.
+type runKey struct{ Device, Model, Precision string }
+
+func sortedKeys[V any](m map[runKey]V) []runKey {
+	var ks []runKey
 	for k := range m {
 		ks = append(ks, k)
 	}
-	slices.Sort(ks)
+	slices.SortFunc(ks, func(a, b runKey) int {
+		return strings.Compare(a.Device+"\x00"+a.Model+"\x00"+a.Precision, b.Device+"\x00"+b.Model+"\x00"+b.Precision)
+	})
 	return ks
+}
+
+// PrecisionDiff is how far a reduced precision's hashes are from fp32's on
+// the same photos, device and model (issue 15: a precision that moves hashes
+// is opt-in and says so).
+type PrecisionDiff struct {
+	Device    string  `json:"device"`
+	Model     string  `json:"model"`
+	Precision string  `json:"precision"`
+	Against   string  `json:"against"`
+	Hamming   Hamming `json:"hamming"`
+	// Identical is the fraction of images whose hash did not change.
+	Identical float64 `json:"identical"`
+}
+
+// precisionDiffs compares every non-fp32 run's hashes with the fp32 run of the
+// same device and model.
+func precisionDiffs(hashes map[runKey]map[string]engine.Hash) []PrecisionDiff {
+	var out []PrecisionDiff
+	for _, k := range sortedKeys(hashes) {
+		if k.Precision == engine.PrecisionFP32 {
+			continue
+		}
+		base, ok := hashes[runKey{k.Device, k.Model, engine.PrecisionFP32}]
+		if !ok {
+			continue
+		}
+		d := PrecisionDiff{Device: k.Device, Model: k.Model, Precision: k.Precision, Against: engine.PrecisionFP32, Hamming: Hamming{Histogram: map[int]int{}}}
+		sum, same := 0, 0
+		for path, h := range hashes[k] {
+			b, ok := base[path]
+			if !ok {
+				continue
+			}
+			n := engine.Distance(h, b)
+			d.Hamming.Images++
+			d.Hamming.Histogram[n]++
+			d.Hamming.Max = max(d.Hamming.Max, n)
+			sum += n
+			if n == 0 {
+				same++
+			}
+		}
+		if d.Hamming.Images > 0 {
+			d.Hamming.Mean = float64(sum) / float64(d.Hamming.Images)
+			d.Identical = float64(same) / float64(d.Hamming.Images)
+		}
+		out = append(out, d)
+	}
+	return out
 }
 
 // ratios computes the issue-4 target ratios from the measured stages.
@@ -801,9 +901,9 @@ func ratios(stages []Stage, c config, e2eBatch map[string]int) []Ratio {
 		if s.Stage != "e2e" || s.Err != "" {
 			continue
 		}
-		r := Ratio{Device: s.Device, Model: s.Model}
+		r := Ratio{Device: s.Device, Model: s.Model, Precision: s.Precision}
 		for _, t := range stages {
-			if t.Stage == "infer" && t.Err == "" && t.Device == s.Device && t.Model == s.Model && t.Batch == s.Batch && t.Streams == 1 {
+			if t.Stage == "infer" && t.Err == "" && t.Device == s.Device && t.Model == s.Model && t.Precision == s.Precision && t.Batch == s.Batch && t.Streams == 1 {
 				r.InferAtBatch = t.Rate
 				if sum := decodeCPU + t.CPUPerImage + hashCPU[s.Model]; decodeCPU > 0 && t.CPUPerImage > 0 && s.CPUPerImage > 0 {
 					r.CPUOverStages = s.CPUPerImage / sum
@@ -830,7 +930,7 @@ func writeSummary(w io.Writer, rep Report) {
 		fmt.Fprintf(w, "\nphotos: %d files, %.1f MB, %.2f MP mean (%.2f–%.2f)\n", p.Files, p.TotalMBytes, p.MeanMP, p.MinMP, p.MaxMP)
 	}
 	for _, r := range rep.Ratios {
-		line := fmt.Sprintf("%s %s: e2e/decode %.2f, e2e/min(decode, infer@batch) %.2f", r.Device, r.Model, r.E2EOverDecode, r.E2EOverSlower)
+		line := fmt.Sprintf("%s %s%s: e2e/decode %.2f, e2e/min(decode, infer@batch) %.2f", r.Device, r.Model, precTag(r.Precision), r.E2EOverDecode, r.E2EOverSlower)
 		if r.CPUOverStages > 0 {
 			line += fmt.Sprintf(", e2e CPU/(decode+infer+hash CPU) %.2f", r.CPUOverStages)
 		}
@@ -840,8 +940,12 @@ func writeSummary(w io.Writer, rep Report) {
 		fmt.Fprintln(w, line)
 	}
 	for _, c := range rep.Comparisons {
-		fmt.Fprintf(w, "reference vs %s %s: %d images, Hamming max %d, mean %.2f, histogram %v\n",
-			c.Device, c.Model, c.Hamming.Images, c.Hamming.Max, c.Hamming.Mean, c.Hamming.Histogram)
+		fmt.Fprintf(w, "reference vs %s %s%s: %d images, Hamming max %d, mean %.2f, histogram %v\n",
+			c.Device, c.Model, precTag(c.Precision), c.Hamming.Images, c.Hamming.Max, c.Hamming.Mean, c.Hamming.Histogram)
+	}
+	for _, d := range rep.Precisions {
+		fmt.Fprintf(w, "%s %s %s vs %s: %d images, hash bits moved mean %.2f, max %d, identical %.0f%% (%s is opt-in: it moves hashes)\n",
+			d.Device, d.Model, d.Precision, d.Against, d.Hamming.Images, d.Hamming.Mean, d.Hamming.Max, 100*d.Identical, d.Precision)
 	}
 	m := rep.Machine
 	fmt.Fprintf(w, "machine: %s, %d CPUs (GOMAXPROCS %d), %s", m.CPU, m.NumCPU, m.GOMAXPROCS, m.OS)
@@ -888,4 +992,13 @@ func machine() Machine {
 		}
 	}
 	return m
+}
+
+// precTag marks a reduced precision after a model name ("@fp16"); fp32 is
+// left unmarked.
+func precTag(p string) string {
+	if p == "" || p == engine.PrecisionFP32 {
+		return ""
+	}
+	return "@" + p
 }

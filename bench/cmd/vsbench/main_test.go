@@ -405,3 +405,72 @@ func TestBestStages(t *testing.T) {
 		t.Errorf("bestStages = %+v", got)
 	}
 }
+
+// --combine gathers the steps and the reports into one JSON and one Markdown
+// file; a report that cannot be read is listed, not fatal.
+func TestCombine(t *testing.T) {
+	dir := t.TempDir()
+	rep := Report{
+		Config: config{Paths: []string{"photos"}},
+		Stages: []Stage{
+			{Stage: "infer", Device: "cuda", Model: "bench", Precision: "fp16", Batch: 128, Streams: 2, Images: 256, Rate: 5000},
+			{Stage: "open", Device: "cuda", Model: "default", Err: "no | driver"},
+		},
+		Precisions: []PrecisionDiff{{Device: "cuda", Model: "bench", Precision: "fp16", Against: "fp32", Hamming: Hamming{Images: 4, Max: 2, Mean: 0.5}, Identical: 0.75}},
+	}
+	b, _ := json.Marshal(rep)
+	good := filepath.Join(dir, "small.json")
+	os.WriteFile(good, b, 0o644)
+	bad := filepath.Join(dir, "camera.json")
+	os.WriteFile(bad, []byte("{"), 0o644)
+	logf := filepath.Join(dir, "unpack.log")
+	os.WriteFile(logf, []byte("xz: truncated input\n"), 0o644)
+	steps := filepath.Join(dir, "steps.tsv")
+	os.WriteFile(steps, []byte("parts\t0\t0.5\t\nunpack\t1\t2.0\t"+logf+"\ncamera\t125\t0\t\n"), 0o644)
+	jsonOut, md := filepath.Join(dir, "all.json"), filepath.Join(dir, "all.md")
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), []string{"--combine", "--steps", steps, "--json", jsonOut, "--markdown", md, good, bad}, &stdout, &stderr); code != 0 {
+		t.Fatalf("exit %d: %s", code, stderr.String())
+	}
+	var ch Check
+	b, err := os.ReadFile(jsonOut)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &ch); err != nil {
+		t.Fatal(err)
+	}
+	if len(ch.Steps) != 3 || ch.Steps[1].Status != 1 || !strings.Contains(ch.Steps[1].LogTail, "truncated") || ch.Steps[0].LogTail != "" {
+		t.Errorf("steps: %+v", ch.Steps)
+	}
+	if r := ch.Runs["small"]; r == nil || len(r.Stages) != 2 || r.Stages[0].Precision != "fp16" || len(ch.Errors) != 1 || !strings.Contains(ch.Errors[0], "camera.json") {
+		t.Errorf("runs %+v, errors %v", ch.Runs, ch.Errors)
+	}
+	m, _ := os.ReadFile(md)
+	for _, want := range []string{"| unpack | **failed** (exit 1) |", "| camera | **skipped** (out of time) |", "| infer | cuda | bench@fp16 | 128 | 2 | 5000 |", `no \| driver`, "bits moved mean 0.50, max 2, identical 75%"} {
+		if !strings.Contains(string(m), want) {
+			t.Errorf("markdown lacks %q:\n%s", want, m)
+		}
+	}
+	os.WriteFile(steps, []byte("parts\tx\t1\n"), 0o644)
+	if code := run(context.Background(), []string{"--combine", "--steps", steps, "--json", jsonOut, good}, &stdout, &stderr); code != 1 {
+		t.Errorf("bad steps file: exit %d, want 1", code)
+	}
+	if code := run(context.Background(), []string{"--combine", good}, &stdout, &stderr); code != 2 {
+		t.Errorf("--combine without --json: exit %d, want 2", code)
+	}
+}
+
+// readSteps returns steps or an error for any file, never panics.
+func FuzzReadSteps(f *testing.F) {
+	f.Add([]byte("parts\t0\t0.5\t\nunpack\t1\t2.0\t/nonexistent\n"))
+	f.Add([]byte("a\tb"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		p := filepath.Join(t.TempDir(), "steps.tsv")
+		os.WriteFile(p, b, 0o644)
+		steps, err := readSteps(p)
+		if err == nil && len(steps) > strings.Count(string(b), "\n")+1 {
+			t.Fatalf("%d steps from %d lines", len(steps), strings.Count(string(b), "\n")+1)
+		}
+	})
+}

@@ -101,12 +101,14 @@ func runReference(ctx context.Context, interp, script, provider, onnxPath, seedP
 
 // Comparison sets one device's end-to-end run against the reference.
 type Comparison struct {
-	Model   string  `json:"model"`
-	Device  string  `json:"device"`
-	Ours    float64 `json:"ours_images_per_s"`
-	Ref     float64 `json:"reference_images_per_s"`
-	Ratio   float64 `json:"throughput_ratio"`
-	Hamming Hamming `json:"hamming"`
+	Model  string `json:"model"`
+	Device string `json:"device"`
+	// Precision is the precision of our run (fp32 unless asked otherwise).
+	Precision string  `json:"precision,omitempty"`
+	Ours      float64 `json:"ours_images_per_s"`
+	Ref       float64 `json:"reference_images_per_s"`
+	Ratio     float64 `json:"throughput_ratio"`
+	Hamming   Hamming `json:"hamming"`
 	// PerImage holds one entry per image both pipelines hashed.
 	PerImage []ImageDistance `json:"per_image"`
 	Err      string          `json:"error,omitempty"`

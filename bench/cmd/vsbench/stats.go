@@ -45,9 +45,14 @@ func summarize(d []time.Duration) Latency {
 
 // Stage is one measurement: a stage of the pipeline on one device and model.
 type Stage struct {
-	Stage   string  `json:"stage"`            // decode, infer, hash, e2e, reference
-	Device  string  `json:"device,omitempty"` // empty for the device-independent stages
-	Model   string  `json:"model,omitempty"`
+	Stage  string `json:"stage"`            // decode, infer, hash, e2e, reference
+	Device string `json:"device,omitempty"` // empty for the device-independent stages
+	Model  string `json:"model,omitempty"`
+	// Precision is the model's precision (fp32, fp16) for infer and e2e.
+	Precision string `json:"precision,omitempty"`
+	// Variant names a session-option variant (item 1 of issue 15) when one
+	// is measured; empty for the defaults.
+	Variant string  `json:"variant,omitempty"`
 	Batch   int     `json:"batch,omitempty"`   // images per inference call
 	Workers int     `json:"workers,omitempty"` // decode goroutines
 	Streams int     `json:"streams,omitempty"` // inference calls in flight at once
@@ -94,7 +99,7 @@ func writeTable(w io.Writer, stages []Stage) error {
 	}
 	for _, s := range stages {
 		if s.Err != "" {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t-\t-\t-\t-\t-\t-\t-\t\n", s.Stage, dash(s.Device), dash(s.Model), num(s.Batch), num(s.Workers))
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t-\t-\t-\t-\t-\t-\t-\t\n", s.Stage, dash(s.Device), dash(s.label()), num(s.Batch), num(s.Workers))
 			continue
 		}
 		cpu := "-"
@@ -102,7 +107,7 @@ func writeTable(w io.Writer, stages []Stage) error {
 			cpu = fmtMs(s.CPUPerImage)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t%s\t%s\t\n",
-			s.Stage, dash(s.Device), dash(s.Model), num(s.Batch), num(s.Workers), s.Images,
+			s.Stage, dash(s.Device), dash(s.label()), num(s.Batch), num(s.Workers), s.Images,
 			fmtRate(s.Rate), fmtMs(s.Latency.P50), fmtMs(s.Latency.P90), fmtMs(s.Latency.P99), dash(s.LatencyOf), cpu)
 	}
 	if err := tw.Flush(); err != nil {
@@ -110,7 +115,7 @@ func writeTable(w io.Writer, stages []Stage) error {
 	}
 	for _, s := range stages {
 		if s.Err != "" {
-			fmt.Fprintf(w, "%s %s %s: %s\n", s.Stage, s.Device, s.Model, oneLine(s.Err))
+			fmt.Fprintf(w, "%s %s %s: %s\n", s.Stage, s.Device, s.label(), oneLine(s.Err))
 		}
 	}
 	return nil
@@ -144,3 +149,17 @@ func (s *Stage) setCPU(start time.Duration) {
 }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// label is the model column: the model, its precision when not fp32
+// ("bench@fp16"), the variant and the streams when more than one
+// ("bench[spin]×2").
+func (s Stage) label() string {
+	l := s.Model + precTag(s.Precision)
+	if s.Variant != "" {
+		l += "[" + s.Variant + "]"
+	}
+	if s.Streams > 1 {
+		l += fmt.Sprintf("×%d", s.Streams)
+	}
+	return l
+}
