@@ -85,12 +85,15 @@ gpu-check:
 # The same script, CPU only, tiny inputs (part of make test, so it cannot rot):
 # packs without the CUDA provider, unpacks, runs every step, checks the report.
 gpu-check-dry: ort
-	@$(if $(filter CGO_ENABLED=0,$(CGO_SETTING)),echo "gpu-check-dry: skipped: the pure-Go build cannot load ONNX Runtime" && exit 0,true)
-	rm -rf .cache/gpu-dry
-	bench/gpu-pack.sh --cpu-only --fast .cache/gpu-dry/parts
-	bash bench/gpu-check.sh --dry-run --budget 600 --parts .cache/gpu-dry/parts --dest .cache/gpu-dry/vs .cache/gpu-dry/out
-	grep -q '"name": "camera-photos"' .cache/gpu-dry/out/gpu-check.json
-	rm -rf .cache/gpu-dry/parts .cache/gpu-dry/vs
+	@if [ "$(filter CGO_ENABLED=0,$(CGO_SETTING))" ]; then \
+	  echo "gpu-check-dry: skipped: the pure-Go build cannot load ONNX Runtime"; \
+	else \
+	  set -e; rm -rf .cache/gpu-dry; \
+	  bench/gpu-pack.sh --cpu-only --fast .cache/gpu-dry/parts; \
+	  bash bench/gpu-check.sh --dry-run --budget 600 --parts .cache/gpu-dry/parts --dest .cache/gpu-dry/vs .cache/gpu-dry/out; \
+	  grep -q '"name": "camera-photos"' .cache/gpu-dry/out/gpu-check.json; \
+	  rm -rf .cache/gpu-dry/parts .cache/gpu-dry/vs; \
+	fi
 
 # Regenerate the embedded models (a test checks they match what is committed).
 models:
