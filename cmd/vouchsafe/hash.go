@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"os"
 	"os/signal"
 	"runtime"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/vouchsafe/vouchsafe/engine"
+	"github.com/vouchsafe/vouchsafe/internal/inputs"
 	"github.com/vouchsafe/vouchsafe/internal/results"
 	"github.com/vouchsafe/vouchsafe/models"
 	"golang.org/x/term"
@@ -80,7 +82,7 @@ func runHash(env *cliEnv, args []string) int {
 		o.Logf = func(format string, a ...any) { fmt.Fprintf(env.stderr, "vouchsafe hash: "+format+"\n", a...) }
 	}
 
-	var h imageHasher
+	cfg := engine.Config{Workers: o.Workers}
 	switch *algo {
 	case "neuralhash":
 		nh, err := engine.NewHasher(o)
@@ -91,12 +93,12 @@ func runHash(env *cliEnv, args []string) int {
 		if o.Device == "auto" {
 			fmt.Fprintf(env.stderr, "vouchsafe hash: device auto: %s\n", nh.DeviceChoice())
 		}
-		h = neuralHasher{nh}
+		cfg.Outputs, cfg.Hasher = engine.OutHash, nh
 	case "pdq":
-		h, err = newPDQHasher(o)
-		if err != nil {
-			return usageErr(env, "hash", err)
+		if o.Model != "default" || o.Seed != "" || o.Exact || o.AutoOrient {
+			return usageErr(env, "hash", fmt.Errorf("--algo pdq takes none of --model, --seed, --exact, --auto-orient"))
 		}
+		cfg.Outputs = engine.OutPDQ
 	default:
 		return usageErr(env, "hash", fmt.Errorf("unknown --algo %q (want neuralhash or pdq)", *algo))
 	}
@@ -134,35 +136,16 @@ func runHash(env *cliEnv, args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	// Inputs: walk in the background; skip what is already hashed.
-	inputs := make(chan engine.Input, 256)
+	// Inputs: the list, then the roots; skip what is already hashed.
 	var skipped atomic.Int64
-	walkErr := make(chan error, 1)
-	go func() {
-		defer close(inputs)
-		raw := make(chan engine.Input, 256)
-		go func() {
-			defer close(raw)
-			var err error
-			if *list != "" {
-				err = readListFile(ctx, env, *list, raw)
-			}
-			if err == nil {
-				err = engine.Walk(ctx, roots, raw)
-			}
-			walkErr <- err
-		}()
-		for in := range raw {
-			if done[in.Path] {
-				skipped.Add(1)
-				continue
-			}
-			select {
-			case inputs <- in:
-			case <-ctx.Done():
-			}
+	var walkErr error
+	inputs := skipDone(cliInputs(ctx, env, *list, roots, &walkErr), func(in engine.Input) bool {
+		if done[in.Path] {
+			skipped.Add(1)
+			return true
 		}
-	}()
+		return false
+	})
 
 	bar := newProgress(env.stderr, *progress, func() (int64, bool) {
 		if *list != "" {
@@ -172,7 +155,8 @@ func runHash(env *cliEnv, args []string) int {
 	})
 	start := time.Now()
 	var failed int
-	st, runErr := h.Run(ctx, inputs, func(rec results.Record) error {
+	st, runErr := engine.Run(ctx, cfg, inputs, func(r engine.Record) error {
+		rec := hashRecord(r, cfg.Outputs)
 		if rec.Error != "" {
 			failed++
 		}
@@ -183,7 +167,7 @@ func runHash(env *cliEnv, args []string) int {
 	if err := rw.Flush(); err != nil && runErr == nil {
 		runErr = err
 	}
-	if err := <-walkErr; err != nil && runErr == nil && !errors.Is(err, context.Canceled) {
+	if err := walkErr; err != nil && runErr == nil && !errors.Is(err, context.Canceled) {
 		runErr = err
 	}
 	if *verbose {
@@ -202,24 +186,19 @@ func runHash(env *cliEnv, args []string) int {
 	return exitOK
 }
 
-// imageHasher is what hash runs: the NeuralHash engine or PDQ. emit is
-// called from one goroutine, in input order.
-type imageHasher interface {
-	Run(ctx context.Context, inputs <-chan engine.Input, emit func(results.Record) error) (engine.RunStats, error)
-}
-
-type neuralHasher struct{ h *engine.Hasher }
-
-func (n neuralHasher) Run(ctx context.Context, inputs <-chan engine.Input, emit func(results.Record) error) (engine.RunStats, error) {
-	return n.h.Run(ctx, inputs, func(r engine.Record) error {
-		rec := results.Record{Path: r.Path}
-		if r.Err != nil {
-			rec.Error = r.Err.Error()
-		} else {
-			rec.Hash, rec.Width, rec.Height = r.Hash.String(), r.Width, r.Height
-		}
-		return emit(rec)
-	})
+// hashRecord is the output record of one engine record.
+func hashRecord(r engine.Record, out engine.Outputs) results.Record {
+	rec := results.Record{Path: r.Path}
+	switch {
+	case r.Err != nil:
+		rec.Error = r.Err.Error()
+	case out&engine.OutPDQ != 0:
+		q := r.Quality
+		rec.Hash, rec.Width, rec.Height, rec.Quality = r.PDQ.String(), r.Width, r.Height, &q
+	default:
+		rec.Hash, rec.Width, rec.Height = r.Hash.String(), r.Width, r.Height
+	}
+	return rec
 }
 
 func msPer(d time.Duration, n int) float64 {
@@ -234,24 +213,59 @@ func usageErr(env *cliEnv, cmd string, err error) int {
 	return exitUsage
 }
 
-func readListFile(ctx context.Context, env *cliEnv, name string, out chan<- engine.Input) error {
-	if name == "-" {
-		return engine.ReadList(ctx, env.stdin, out)
+// cliInputs yields the paths of the --list file (when list is not empty;
+// "-" is stdin), then the files and folders of roots. *errp receives the
+// error that ended the listing early.
+func cliInputs(ctx context.Context, env *cliEnv, list string, roots []string, errp *error) iter.Seq[engine.Input] {
+	return func(yield func(engine.Input) bool) {
+		if list != "" {
+			r := env.stdin
+			if list != "-" {
+				f, err := os.Open(list)
+				if err != nil {
+					*errp = err
+					return
+				}
+				defer f.Close()
+				r = f
+			}
+			stopped := false
+			for in := range inputs.ReadList(r, errp) {
+				if !yield(in) {
+					stopped = true
+					break
+				}
+			}
+			if stopped || *errp != nil {
+				return
+			}
+		}
+		for in := range inputs.Walk(ctx, roots, errp) {
+			if !yield(in) {
+				return
+			}
+		}
 	}
-	f, err := os.Open(name)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return engine.ReadList(ctx, f, out)
 }
 
-// countInputs counts what Walk will send, for the progress bar's ETA.
+// skipDone drops the inputs for which skip reports true.
+func skipDone(seq iter.Seq[engine.Input], skip func(engine.Input) bool) iter.Seq[engine.Input] {
+	return func(yield func(engine.Input) bool) {
+		for in := range seq {
+			if skip(in) {
+				continue
+			}
+			if !yield(in) {
+				return
+			}
+		}
+	}
+}
+
+// countInputs counts what Walk will yield, for the progress bar's ETA.
 func countInputs(ctx context.Context, roots []string) int64 {
-	ch := make(chan engine.Input, 1024)
-	go func() { engine.Walk(ctx, roots, ch); close(ch) }()
 	var n int64
-	for range ch {
+	for range inputs.Walk(ctx, roots, nil) {
 		n++
 	}
 	return n

@@ -22,6 +22,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"iter"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -36,6 +37,7 @@ import (
 
 	"github.com/vouchsafe/vouchsafe/engine"
 	"github.com/vouchsafe/vouchsafe/internal/imgproc"
+	"github.com/vouchsafe/vouchsafe/internal/inputs"
 	"github.com/vouchsafe/vouchsafe/internal/ort"
 )
 
@@ -461,15 +463,10 @@ func measure(ctx context.Context, c config, logw io.Writer) (Report, bool) {
 
 // listPhotos lists the image files below paths as the engine's walker does.
 func listPhotos(ctx context.Context, paths []string, limit int) ([]string, error) {
-	ch := make(chan engine.Input)
-	errc := make(chan error, 1)
-	go func() {
-		errc <- engine.Walk(ctx, paths, ch)
-		close(ch)
-	}()
+	var walkErr error
 	var files []string
 	var bad []string
-	for in := range ch {
+	for in := range inputs.Walk(ctx, paths, &walkErr) {
 		if in.Err != nil {
 			bad = append(bad, in.Err.Error())
 			continue
@@ -478,8 +475,8 @@ func listPhotos(ctx context.Context, paths []string, limit int) ([]string, error
 			files = append(files, in.Path)
 		}
 	}
-	if err := <-errc; err != nil {
-		return nil, err
+	if walkErr != nil {
+		return nil, walkErr
 	}
 	if len(bad) > 0 {
 		return nil, fmt.Errorf("listing photos: %s", strings.Join(bad, "; "))
@@ -678,31 +675,35 @@ func hashStage(h *engine.Hasher, d time.Duration) Stage {
 	return s
 }
 
+// repeatFiles yields the files, in passes, until minTime has passed since t0
+// (at least one pass), calling sent before each.
+func repeatFiles(files []string, minTime time.Duration, t0 time.Time, sent func()) iter.Seq[engine.Input] {
+	return func(yield func(engine.Input) bool) {
+		for pass := 0; pass == 0 || time.Since(t0) < minTime; pass++ {
+			for _, f := range files {
+				sent()
+				if !yield(engine.Input{Path: f}) {
+					return
+				}
+			}
+		}
+	}
+}
+
 // e2eStage hashes the files with Hasher.Run, repeating them until minTime has
 // passed, and returns our hashes of the first pass by path.
 func e2eStage(ctx context.Context, h *engine.Hasher, files []string, workers int, minTime time.Duration) (Stage, map[string]engine.Hash) {
-	in := make(chan engine.Input)
 	var mu sync.Mutex
 	var sent []time.Time
 	var lat []time.Duration
 	hashes := map[string]engine.Hash{}
 	var failures []string
 	c0, t0 := cpuClock(), time.Now()
-	go func() {
-		defer close(in)
-		for pass := 0; pass == 0 || time.Since(t0) < minTime; pass++ {
-			for _, f := range files {
-				mu.Lock()
-				sent = append(sent, time.Now())
-				mu.Unlock()
-				select {
-				case in <- engine.Input{Path: f}:
-				case <-ctx.Done():
-					return
-				}
-			}
-		}
-	}()
+	in := repeatFiles(files, minTime, t0, func() {
+		mu.Lock()
+		sent = append(sent, time.Now())
+		mu.Unlock()
+	})
 	n := 0
 	st, err := h.Run(ctx, in, func(r engine.Record) error {
 		mu.Lock()
@@ -719,9 +720,6 @@ func e2eStage(ctx context.Context, h *engine.Hasher, files []string, workers int
 		return nil
 	})
 	wall := time.Since(t0)
-	// Drain the feeder if Run stopped early.
-	for range in {
-	}
 	s := newStage("e2e", n, wall, lat, "image-in-flight")
 	s.setCPU(c0)
 	s.Batch, s.Workers = h.DefaultBatch(), workers
