@@ -9,6 +9,7 @@ import (
 	_ "image/gif"  // decoders for --images
 	_ "image/jpeg" //
 	_ "image/png"  //
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -166,10 +167,31 @@ func runVoucher(env *cliEnv, args []string) int {
 }
 
 // isHashList reports whether the one argument of voucher is a hash list
-// (JSON Lines from hash) rather than a photo or folder.
+// (hash's JSON Lines, or bare hashes) rather than a photo or a folder: its
+// first line that is not blank or a comment is a JSON object or a hash.
 func isHashList(name string) bool {
-	ext := strings.ToLower(filepath.Ext(name))
-	return ext == ".jsonl" || ext == ".json" || ext == ".ndjson"
+	f, err := os.Open(name)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		return false
+	}
+	head := make([]byte, 4096)
+	n, _ := io.ReadFull(f, head)
+	for _, line := range strings.Split(string(head[:n]), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		if line[0] == '{' {
+			return true
+		}
+		_, err := psi.ParseHash(line)
+		return err == nil
+	}
+	return false
 }
 
 // attachDerivatives loads each record's image and stores its derivative in
