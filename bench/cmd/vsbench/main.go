@@ -10,6 +10,9 @@
 //	infer   inference alone on synthetic tensors, one row per batch size swept
 //	hash    the seed projection of 128-float embeddings to 96-bit hashes
 //	e2e     engine.Hasher.Run over the files: everything together
+//	voucher three ways through the files, interleaved: the hash alone
+//	        (hashonly), the one-pass voucher command (voucher) and the
+//	        two-step path hash → voucher --images (twostep)
 //
 // It prints a table and, with --json FILE, writes every figure, the machine and
 // the configuration as JSON. See bench/README.md.
@@ -131,9 +134,13 @@ type Ratio struct {
 	// itself costs on the CPU (1 = nothing), steady whatever else runs.
 	CPUOverStages float64 `json:"e2e_cpu_over_stages_cpu,omitempty"`
 	OverReference float64 `json:"over_reference,omitempty"`
+	// VoucherOverHash and VoucherOverTwoStep compare the one-pass voucher
+	// command with the hash alone and with the two-step path (issue 12).
+	VoucherOverHash    float64 `json:"voucher_over_hash,omitempty"`
+	VoucherOverTwoStep float64 `json:"voucher_over_twostep,omitempty"`
 }
 
-var allStages = []string{"decode", "infer", "hash", "e2e"}
+var allStages = []string{"decode", "infer", "hash", "e2e", "voucher"}
 
 func splitList(s string) []string {
 	var out []string
@@ -173,7 +180,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&devices, "devices", "cpu", "devices to measure, comma-separated: cpu, cuda, coreml, auto")
 	fs.StringVar(&models, "models", "default,bench", "models, comma-separated: default, bench, or ONNX files (with --seed)")
 	fs.StringVar(&c.Seed, "seed", "", "seed file for a model file (and the reference)")
-	fs.StringVar(&stages, "stages", strings.Join(allStages, ","), "stages to run: decode, infer, hash, e2e")
+	fs.StringVar(&stages, "stages", strings.Join(allStages, ","), "stages to run: decode, infer, hash, e2e, voucher")
 	fs.StringVar(&batches, "batches", "", "inference batch sizes to sweep (default 1,4,16,32 on cpu; 1,16,64,128,256,512 on a GPU)")
 	fs.IntVar(&c.Streams, "streams", 1, "inference calls in flight at once in the infer stage")
 	fs.IntVar(&c.Batch, "batch", 0, "end-to-end batch size (0: the engine's default for the device)")
@@ -227,7 +234,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if c.Streams < 1 || c.Rounds < 1 || c.Workers < 0 || c.Batch < 0 || c.Limit < 0 {
 		return usage(errors.New("--streams and --rounds must be ≥ 1; --workers, --batch and --limit ≥ 0"))
 	}
-	needPhotos := slices.Contains(c.Stages, "decode") || slices.Contains(c.Stages, "e2e") || c.Reference != ""
+	needPhotos := slices.Contains(c.Stages, "decode") || slices.Contains(c.Stages, "e2e") || slices.Contains(c.Stages, "voucher") || c.Reference != ""
 	if needPhotos && len(c.Paths) == 0 {
 		fs.Usage()
 		return 2
@@ -428,6 +435,13 @@ func measure(ctx context.Context, c config, logw io.Writer) (Report, bool) {
 				failed = failed || s.Err != ""
 				key := got + "/" + model
 				hashes[key], e2eRate[key], e2eBatch[key] = hs, s.Rate, s.Batch
+			}
+			if slices.Contains(c.Stages, "voucher") {
+				logf("voucher: %s on %s, %d photos: hash alone, one pass, two steps", h.Name(), got, len(files))
+				for _, s := range voucherStages(ctx, h, files, workers, c.MinTime) {
+					rep.Stages = append(rep.Stages, tag(s))
+					failed = failed || s.Err != ""
+				}
 			}
 			h.Close()
 		}
@@ -796,6 +810,15 @@ func ratios(stages []Stage, c config, e2eBatch map[string]int) []Ratio {
 	}
 	var out []Ratio
 	for _, s := range stages {
+		if s.Stage == "hashonly" && !slices.ContainsFunc(stages, func(t Stage) bool {
+			return t.Stage == "e2e" && t.Device == s.Device && t.Model == s.Model
+		}) {
+			// Only the voucher stages ran for this device and model.
+			r := Ratio{Device: s.Device, Model: s.Model}
+			r.VoucherOverHash, r.VoucherOverTwoStep = voucherRatios(stages, s.Device, s.Model)
+			out = append(out, r)
+			continue
+		}
 		if s.Stage != "e2e" || s.Err != "" {
 			continue
 		}
@@ -808,6 +831,7 @@ func ratios(stages []Stage, c config, e2eBatch map[string]int) []Ratio {
 				}
 			}
 		}
+		r.VoucherOverHash, r.VoucherOverTwoStep = voucherRatios(stages, s.Device, s.Model)
 		if decode > 0 {
 			r.E2EOverDecode = s.Rate / decode
 			slower := decode
@@ -821,6 +845,21 @@ func ratios(stages []Stage, c config, e2eBatch map[string]int) []Ratio {
 	return out
 }
 
+// voucherRatios returns the one-pass voucher rate over the hash-alone and
+// the two-step rates measured beside it.
+func voucherRatios(stages []Stage, device, model string) (overHash, overTwo float64) {
+	rate := map[string]float64{}
+	for _, s := range stages {
+		if s.Device == device && s.Model == model && s.Err == "" {
+			rate[s.Stage] = s.Rate
+		}
+	}
+	if rate["voucher"] > 0 && rate["hashonly"] > 0 && rate["twostep"] > 0 {
+		return rate["voucher"] / rate["hashonly"], rate["voucher"] / rate["twostep"]
+	}
+	return 0, 0
+}
+
 // writeSummary prints the ratios and the reference comparison under the table.
 func writeSummary(w io.Writer, rep Report) {
 	p := rep.Photos
@@ -828,12 +867,18 @@ func writeSummary(w io.Writer, rep Report) {
 		fmt.Fprintf(w, "\nphotos: %d files, %.1f MB, %.2f MP mean (%.2f–%.2f)\n", p.Files, p.TotalMBytes, p.MeanMP, p.MinMP, p.MaxMP)
 	}
 	for _, r := range rep.Ratios {
-		line := fmt.Sprintf("%s %s: e2e/decode %.2f, e2e/min(decode, infer@batch) %.2f", r.Device, r.Model, r.E2EOverDecode, r.E2EOverSlower)
+		line := fmt.Sprintf("%s %s:", r.Device, r.Model)
+		if r.E2EOverDecode > 0 {
+			line += fmt.Sprintf(" e2e/decode %.2f, e2e/min(decode, infer@batch) %.2f", r.E2EOverDecode, r.E2EOverSlower)
+		}
 		if r.CPUOverStages > 0 {
 			line += fmt.Sprintf(", e2e CPU/(decode+infer+hash CPU) %.2f", r.CPUOverStages)
 		}
 		if r.OverReference > 0 {
 			line += fmt.Sprintf(", ours/reference %.1f×", r.OverReference)
+		}
+		if r.VoucherOverHash > 0 {
+			line += fmt.Sprintf(", voucher/hash %.2f, voucher/two-step %.2f", r.VoucherOverHash, r.VoucherOverTwoStep)
 		}
 		fmt.Fprintln(w, line)
 	}
