@@ -43,13 +43,13 @@ func BenchmarkRun(b *testing.B) {
 			h := newTestHasher(b, Options{Model: model})
 			ps := benchPhotos(b)
 			b.ResetTimer()
-			in := make(chan Input, 64)
-			go func() {
+			in := func(yield func(Input) bool) {
 				for i := range b.N {
-					in <- Input{Path: ps[i%len(ps)]}
+					if !yield(Input{Path: ps[i%len(ps)]}) {
+						return
+					}
 				}
-				close(in)
-			}()
+			}
 			if _, err := h.Run(context.Background(), in, func(r Record) error {
 				if r.Err != nil {
 					b.Fatal(r.Err)

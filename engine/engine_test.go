@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"image"
 	"image/jpeg"
+	"iter"
 	"os"
 	"path/filepath"
 	"sort"
@@ -55,7 +56,7 @@ func photos(t testing.TB) []string {
 	}
 	var ps []string
 	for _, e := range ents {
-		if IsImageName(e.Name()) {
+		if ext := filepath.Ext(e.Name()); ext == ".png" || ext == ".jpg" {
 			ps = append(ps, filepath.Join(photoDir, e.Name()))
 		}
 	}
@@ -65,15 +66,21 @@ func photos(t testing.TB) []string {
 	return ps
 }
 
+// files yields one Input per path.
+func files(paths []string) iter.Seq[Input] {
+	return func(yield func(Input) bool) {
+		for _, p := range paths {
+			if !yield(Input{Path: p}) {
+				return
+			}
+		}
+	}
+}
+
 func runAll(t testing.TB, h *Hasher, paths []string) []Record {
 	t.Helper()
-	in := make(chan Input, len(paths))
-	for _, p := range paths {
-		in <- Input{Path: p}
-	}
-	close(in)
 	var recs []Record
-	if _, err := h.Run(context.Background(), in, func(r Record) error {
+	if _, err := h.Run(context.Background(), files(paths), func(r Record) error {
 		recs = append(recs, r)
 		return nil
 	}); err != nil {
@@ -160,13 +167,8 @@ func TestRunBadInputs(t *testing.T) {
 func TestRunEmitError(t *testing.T) {
 	h := newTestHasher(t, Options{Batch: 2})
 	ps := photos(t)
-	in := make(chan Input, len(ps))
-	for _, p := range ps {
-		in <- Input{Path: p}
-	}
-	close(in)
 	stop := errors.New("disk full")
-	_, err := h.Run(context.Background(), in, func(Record) error { return stop })
+	_, err := h.Run(context.Background(), files(ps), func(Record) error { return stop })
 	if !errors.Is(err, stop) {
 		t.Fatalf("Run error = %v, want %v", err, stop)
 	}

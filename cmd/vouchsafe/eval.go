@@ -10,6 +10,7 @@ import (
 
 	"github.com/vouchsafe/vouchsafe/engine"
 	"github.com/vouchsafe/vouchsafe/internal/eval"
+	"github.com/vouchsafe/vouchsafe/internal/inputs"
 	"github.com/vouchsafe/vouchsafe/internal/safeio"
 )
 
@@ -140,7 +141,7 @@ func readPhotos(roots []string) ([]eval.Photo, error) {
 			if err != nil {
 				return err
 			}
-			if !d.IsDir() && engine.IsImageName(p) {
+			if !d.IsDir() && inputs.IsImageName(p) {
 				paths = append(paths, p)
 			}
 			return nil

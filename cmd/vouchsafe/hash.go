@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"os"
 	"os/signal"
 	"runtime"
@@ -13,9 +14,9 @@ import (
 	"time"
 
 	"github.com/vouchsafe/vouchsafe/engine"
+	"github.com/vouchsafe/vouchsafe/internal/inputs"
 	"github.com/vouchsafe/vouchsafe/internal/results"
 	"github.com/vouchsafe/vouchsafe/internal/safeio"
-	"github.com/vouchsafe/vouchsafe/models"
 	"golang.org/x/term"
 )
 
@@ -42,29 +43,13 @@ func runHash(env *cliEnv, args []string) int {
 		progress = fs.String("progress", "auto", "progress bar on stderr: auto (when it is a terminal), always or never")
 		verbose  = fs.Bool("v", false, "report the device, model and timing on stderr")
 	)
-	fs.StringVar(&o.Model, "model", "default", "model: default, bench, or an ONNX file with NeuralHash's interface")
-	fs.StringVar(&o.Seed, "seed", "", "seed file (96×128 hyperplanes, NeuralHash format); required with a model file")
-	fs.StringVar(&o.Device, "device", "cpu", "execution provider: auto, cpu, cuda or coreml")
-	fs.IntVar(&o.GPU, "gpu", 0, "CUDA device ordinal")
-	fs.StringVar(&o.ORTLibrary, "ort-lib", "", "ONNX Runtime library or folder (default: $VOUCHSAFE_ORT_LIB, $VOUCHSAFE_ORT_DIR, .cache/ort)")
-	fs.IntVar(&o.Threads, "threads", 0, "ONNX Runtime CPU threads (0: one per core)")
-	fs.IntVar(&o.Batch, "batch", 0, "images per inference call (0: 16 on CPU, 128 on GPU)")
-	fs.IntVar(&o.Workers, "workers", 0, "decode workers (0: one per core)")
-	fs.IntVar(&o.Streams, "streams", 0, "inference calls in flight (0: 1 on the CPU, 2 on a GPU)")
-	exact := fs.Bool("exact", false, "decode JPEGs at full size and resize exactly as the reference (the default with a model file)")
-	fast := fs.Bool("fast", false, "let the JPEG decoder downscale in the DCT domain first (the default with the embedded models)")
-	fs.BoolVar(&o.AutoOrient, "auto-orient", false, "apply the EXIF orientation first (the reference does not)")
+	finishEngine := addEngineFlags(fs, &o)
 	if st, ok := parseFlags(fs, args); !ok {
 		return st
 	}
-	if *exact && *fast {
-		return usageErr(env, "hash", errors.New("--exact and --fast are opposites"))
+	if err := finishEngine(); err != nil {
+		return usageErr(env, "hash", err)
 	}
-	// A user's NeuralHash model gets the reference's pixels unless asked
-	// otherwise, so its hashes are the reference's; the embedded models are
-	// ours, and the fast path moves them by at most a bit or two.
-	_, builtin := models.Lookup(o.Model)
-	o.Exact = *exact || (!builtin && !*fast)
 	roots := fs.Args()
 	if len(roots) == 0 && *list == "" {
 		fs.Usage()
@@ -81,7 +66,7 @@ func runHash(env *cliEnv, args []string) int {
 		o.Logf = func(format string, a ...any) { fmt.Fprintf(env.stderr, "vouchsafe hash: "+format+"\n", a...) }
 	}
 
-	var h imageHasher
+	cfg := engine.Config{Workers: o.Workers}
 	switch *algo {
 	case "neuralhash":
 		nh, err := engine.NewHasher(o)
@@ -92,12 +77,12 @@ func runHash(env *cliEnv, args []string) int {
 		if o.Device == "auto" {
 			fmt.Fprintf(env.stderr, "vouchsafe hash: device auto: %s\n", nh.DeviceChoice())
 		}
-		h = neuralHasher{nh}
+		cfg.Outputs, cfg.Hasher = engine.OutHash, nh
 	case "pdq":
-		h, err = newPDQHasher(o)
-		if err != nil {
-			return usageErr(env, "hash", err)
+		if o.Model != "default" || o.Seed != "" || o.Exact || o.AutoOrient {
+			return usageErr(env, "hash", fmt.Errorf("--algo pdq takes none of --model, --seed, --exact, --auto-orient"))
 		}
+		cfg.Outputs = engine.OutPDQ
 	default:
 		return usageErr(env, "hash", fmt.Errorf("unknown --algo %q (want neuralhash or pdq)", *algo))
 	}
@@ -135,35 +120,16 @@ func runHash(env *cliEnv, args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	// Inputs: walk in the background; skip what is already hashed.
-	inputs := make(chan engine.Input, 256)
+	// Inputs: the list, then the roots; skip what is already hashed.
 	var skipped atomic.Int64
-	walkErr := make(chan error, 1)
-	go func() {
-		defer close(inputs)
-		raw := make(chan engine.Input, 256)
-		go func() {
-			defer close(raw)
-			var err error
-			if *list != "" {
-				err = readListFile(ctx, env, *list, raw)
-			}
-			if err == nil {
-				err = engine.Walk(ctx, roots, raw)
-			}
-			walkErr <- err
-		}()
-		for in := range raw {
-			if done[in.Path] {
-				skipped.Add(1)
-				continue
-			}
-			select {
-			case inputs <- in:
-			case <-ctx.Done():
-			}
+	var walkErr error
+	inputs := skipDone(cliInputs(ctx, env, *list, roots, &walkErr), func(in engine.Input) bool {
+		if done[in.Path] {
+			skipped.Add(1)
+			return true
 		}
-	}()
+		return false
+	})
 
 	bar := newProgress(env.stderr, *progress, func() (int64, bool) {
 		if *list != "" {
@@ -173,7 +139,8 @@ func runHash(env *cliEnv, args []string) int {
 	})
 	start := time.Now()
 	var failed int
-	st, runErr := h.Run(ctx, inputs, func(rec results.Record) error {
+	st, runErr := engine.Run(ctx, cfg, inputs, func(r engine.Record) error {
+		rec := hashRecord(r, cfg.Outputs)
 		if rec.Error != "" {
 			failed++
 		}
@@ -184,7 +151,7 @@ func runHash(env *cliEnv, args []string) int {
 	if err := rw.Flush(); err != nil && runErr == nil {
 		runErr = err
 	}
-	if err := <-walkErr; err != nil && runErr == nil && !errors.Is(err, context.Canceled) {
+	if err := walkErr; err != nil && runErr == nil && !errors.Is(err, context.Canceled) {
 		runErr = err
 	}
 	if *verbose {
@@ -203,24 +170,19 @@ func runHash(env *cliEnv, args []string) int {
 	return exitOK
 }
 
-// imageHasher is what hash runs: the NeuralHash engine or PDQ. emit is
-// called from one goroutine, in input order.
-type imageHasher interface {
-	Run(ctx context.Context, inputs <-chan engine.Input, emit func(results.Record) error) (engine.RunStats, error)
-}
-
-type neuralHasher struct{ h *engine.Hasher }
-
-func (n neuralHasher) Run(ctx context.Context, inputs <-chan engine.Input, emit func(results.Record) error) (engine.RunStats, error) {
-	return n.h.Run(ctx, inputs, func(r engine.Record) error {
-		rec := results.Record{Path: r.Path}
-		if r.Err != nil {
-			rec.Error = r.Err.Error()
-		} else {
-			rec.Hash, rec.Width, rec.Height = r.Hash.String(), r.Width, r.Height
-		}
-		return emit(rec)
-	})
+// hashRecord is the output record of one engine record.
+func hashRecord(r engine.Record, out engine.Outputs) results.Record {
+	rec := results.Record{Path: r.Path}
+	switch {
+	case r.Err != nil:
+		rec.Error = r.Err.Error()
+	case out&engine.OutPDQ != 0:
+		q := r.Quality
+		rec.Hash, rec.Width, rec.Height, rec.Quality = r.PDQ.String(), r.Width, r.Height, &q
+	default:
+		rec.Hash, rec.Width, rec.Height = r.Hash.String(), r.Width, r.Height
+	}
+	return rec
 }
 
 func msPer(d time.Duration, n int) float64 {
@@ -235,27 +197,62 @@ func usageErr(env *cliEnv, cmd string, err error) int {
 	return exitUsage
 }
 
-func readListFile(ctx context.Context, env *cliEnv, name string, out chan<- engine.Input) error {
-	if name == "-" {
-		return engine.ReadList(ctx, env.stdin, out)
+// cliInputs yields the paths of the --list file (when list is not empty;
+// "-" is stdin), then the files and folders of roots. *errp receives the
+// error that ended the listing early.
+func cliInputs(ctx context.Context, env *cliEnv, list string, roots []string, errp *error) iter.Seq[engine.Input] {
+	return func(yield func(engine.Input) bool) {
+		if list != "" {
+			r := env.stdin
+			if list != "-" {
+				f, err := safeio.OpenStream(list)
+				if err != nil {
+					*errp = err
+					return
+				}
+				defer f.Close()
+				// A FIFO may never be written to: closing it ends the read on a signal.
+				stop := context.AfterFunc(ctx, func() { f.Close() })
+				defer stop()
+				r = f
+			}
+			stopped := false
+			for in := range inputs.ReadList(r, errp) {
+				if !yield(in) {
+					stopped = true
+					break
+				}
+			}
+			if stopped || *errp != nil {
+				return
+			}
+		}
+		for in := range inputs.Walk(ctx, roots, errp) {
+			if !yield(in) {
+				return
+			}
+		}
 	}
-	f, err := safeio.OpenStream(name)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	// A FIFO may never be written to: closing it ends the read on a signal.
-	stop := context.AfterFunc(ctx, func() { f.Close() })
-	defer stop()
-	return engine.ReadList(ctx, f, out)
 }
 
-// countInputs counts what Walk will send, for the progress bar's ETA.
+// skipDone drops the inputs for which skip reports true.
+func skipDone(seq iter.Seq[engine.Input], skip func(engine.Input) bool) iter.Seq[engine.Input] {
+	return func(yield func(engine.Input) bool) {
+		for in := range seq {
+			if skip(in) {
+				continue
+			}
+			if !yield(in) {
+				return
+			}
+		}
+	}
+}
+
+// countInputs counts what Walk will yield, for the progress bar's ETA.
 func countInputs(ctx context.Context, roots []string) int64 {
-	ch := make(chan engine.Input, 1024)
-	go func() { engine.Walk(ctx, roots, ch); close(ch) }()
 	var n int64
-	for range ch {
+	for range inputs.Walk(ctx, roots, nil) {
 		n++
 	}
 	return n

@@ -8,9 +8,10 @@ import (
 	"strings"
 
 	"github.com/vouchsafe/vouchsafe/engine"
+	"github.com/vouchsafe/vouchsafe/internal/inputs"
+	"github.com/vouchsafe/vouchsafe/internal/keyfile"
 	"github.com/vouchsafe/vouchsafe/internal/safeio"
 	"github.com/vouchsafe/vouchsafe/internal/secondhash"
-	"github.com/vouchsafe/vouchsafe/internal/keyfile"
 	"github.com/vouchsafe/vouchsafe/psi"
 )
 
@@ -62,13 +63,8 @@ func runDBSecondHash(env *cliEnv, args []string) int {
 	bw := bufio.NewWriter(w)
 	fmt.Fprintf(bw, "# vouchsafe db second-hash: PDQ hashes of visual derivatives (ad_len=%d); hash,quality,path\n", params.ADLen)
 
-	inputs := make(chan engine.Input, 16)
-	go func() {
-		defer close(inputs)
-		engine.Walk(context.Background(), pos, inputs)
-	}()
 	status, n := 0, 0
-	for in := range inputs {
+	for in := range inputs.Walk(context.Background(), pos, nil) {
 		h, q, err := derivativeHashOf(enc, in, params)
 		if err != nil {
 			fmt.Fprintf(env.stderr, "vouchsafe db second-hash: %s: %v\n", in.Path, err)

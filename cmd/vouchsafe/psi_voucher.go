@@ -3,14 +3,17 @@ package main
 import (
 	"bytes"
 	"crypto/rand"
+	"errors"
 	"fmt"
 	"image"
 	_ "image/gif"  // decoders for --images
 	_ "image/jpeg" //
 	_ "image/png"  //
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 
 	_ "golang.org/x/image/bmp"  //
@@ -23,11 +26,12 @@ import (
 )
 
 func init() {
-	register(command{name: "voucher", usage: "make safety vouchers for hashed images against a blinded table", run: runVoucher})
+	register(command{name: "voucher", usage: "make safety vouchers for photos (one pass) or hashed images against a blinded table", run: runVoucher})
 }
 
 func runVoucher(env *cliEnv, args []string) int {
-	fs := newFlagSet(env, "voucher", "--table table.vsdb --account account.key [--images] HASHES.jsonl -o vouchers")
+	fs := newFlagSet(env, "voucher", "--table table.vsdb --account account.key (PHOTOS... | --list FILE) (-o vouchers | --upload URL --token-file F)\n"+
+		"       vouchsafe voucher --table table.vsdb --account account.key [--images] HASHES.jsonl -o vouchers")
 	tablePath := fs.String("table", "", "blinded table `file`")
 	acctPath := fs.String("account", "", "account key `file` (locked for the run; its synthetic set is updated)")
 	out := fs.String("o", "", "output voucher stream `file`")
@@ -35,14 +39,39 @@ func runVoucher(env *cliEnv, args []string) int {
 	root := fs.String("root", "", "refuse the table unless its Merkle root is this `hex` value")
 	validate := fs.Bool("validate", true, "decode and check every table point before use")
 	rate := fs.Float64("synthetic-rate", -1, "probability p of a synthetic voucher (default ((c_lo+c_hi)/2)/10^4 from the table's t and s)")
-	workers := fs.Int("workers", 0, "goroutines (default GOMAXPROCS)")
+	var po passOptions
+	finishEngine := addEngineFlags(fs, &po.engine)
+	workers := &po.engine.Workers
+	fs.StringVar(&po.list, "list", "", "photos: read input paths from this `file`, one per line ('-' for stdin)")
+	fs.BoolVar(&po.resume, "resume", false, "photos: skip inputs with a voucher in the -o file, resend what the server has not acknowledged")
+	fs.StringVar(&po.upload, "upload", "", "photos: upload the vouchers to the `URL` of vouchsafe serve (http(s)://host:port)")
+	fs.StringVar(&po.account, "upload-account", "", "account `name` in the service (default: the account's label)")
+	fs.StringVar(&po.tokenFile, "token-file", "", "`file` holding the ingest token for --upload")
+	fs.IntVar(&po.chunk, "chunk", 128, "photos: vouchers made, written and uploaded together")
+	fs.StringVar(&po.progress, "progress", "auto", "photos: progress bar on stderr: auto (when it is a terminal), always or never")
+	fs.BoolVar(&po.verbose, "v", false, "report the device, model and resume state on stderr")
 	pos, st, ok := parseInterleaved(fs, args)
 	if !ok {
 		return st
 	}
-	if len(pos) != 1 || *tablePath == "" || *acctPath == "" || *out == "" {
+	onePass := po.list != "" || len(pos) != 1 || !isHashList(pos[0])
+	switch {
+	case *tablePath == "":
+		return usageErr(env, "voucher", errors.New("missing --table FILE"))
+	case *acctPath == "":
+		return usageErr(env, "voucher", errors.New("missing --account FILE"))
+	case len(pos) == 0 && po.list == "":
 		fs.Usage()
-		return 2
+		return exitUsage
+	case !onePass && *out == "":
+		return usageErr(env, "voucher", errors.New("missing -o FILE"))
+	case onePass && *images:
+		return usageErr(env, "voucher", errors.New("--images is for a hash list; photos always carry their derivative"))
+	case onePass && po.chunk < 1:
+		return usageErr(env, "voucher", errors.New("--chunk must be at least 1"))
+	}
+	if err := finishEngine(); err != nil {
+		return usageErr(env, "voucher", err)
 	}
 	t, err := readTable(*tablePath)
 	if err != nil {
@@ -73,6 +102,20 @@ func runVoucher(env *cliEnv, args []string) int {
 	if err != nil {
 		return fail(env, "voucher", err)
 	}
+	// Each new synthetic id is saved before its voucher exists.
+	save := func(b []byte) error { return keyfile.WriteSecret(*acctPath, b) }
+	opts := &psi.ClientOptions{SyntheticRate: *rate, Workers: *workers, SaveAccount: save}
+	if *rate < 0 {
+		opts.SyntheticRate = psi.DefaultSyntheticRate(t.Params())
+	}
+	if onePass {
+		client, err := psi.NewClient(t, acct, opts)
+		if err != nil {
+			return fail(env, "voucher", err)
+		}
+		po.out, po.roots = *out, pos
+		return runVoucherPass(env, po, t, acct, client, *acctPath)
+	}
 	in, err := safeio.Open(pos[0], safeio.MaxListFile)
 	if err != nil {
 		return fail(env, "voucher", err)
@@ -84,12 +127,6 @@ func runVoucher(env *cliEnv, args []string) int {
 	}
 	if skipped > 0 {
 		fmt.Fprintf(env.stderr, "vouchsafe voucher: skipped %d records without a hash\n", skipped)
-	}
-	// Each new synthetic id is saved before its voucher exists.
-	save := func(b []byte) error { return keyfile.WriteSecret(*acctPath, b) }
-	opts := &psi.ClientOptions{SyntheticRate: *rate, Workers: *workers, SaveAccount: save}
-	if *rate < 0 {
-		opts.SyntheticRate = psi.DefaultSyntheticRate(t.Params())
 	}
 	client, err := psi.NewClient(t, acct, opts)
 	if err != nil {
@@ -139,6 +176,32 @@ func runVoucher(env *cliEnv, args []string) int {
 	fmt.Fprintf(env.stdout, "%d vouchers of %d bytes written to %s (table db_id %s)\n",
 		len(vs), t.Params().VoucherSize(t.D()), *out, t.DBID())
 	return 0
+}
+
+// isHashList reports whether the one argument of voucher is a hash list
+// (hash's JSON Lines, or bare hashes) rather than a photo or a folder: its
+// first line that is not blank or a comment is a JSON object or a hash.
+func isHashList(name string) bool {
+	// safeio refuses FIFOs and devices without blocking on them.
+	f, err := safeio.Open(name, safeio.MaxListFile)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	head := make([]byte, 4096)
+	n, _ := io.ReadFull(f, head)
+	for _, line := range strings.Split(string(head[:n]), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || line[0] == '#' {
+			continue
+		}
+		if line[0] == '{' {
+			return true
+		}
+		_, err := psi.ParseHash(line)
+		return err == nil
+	}
+	return false
 }
 
 // attachDerivatives loads each record's image and stores its derivative in

@@ -10,6 +10,9 @@
 //	infer   inference alone on synthetic tensors, one row per batch size swept
 //	hash    the seed projection of 128-float embeddings to 96-bit hashes
 //	e2e     engine.Hasher.Run over the files: everything together
+//	voucher three ways through the files, interleaved: the hash alone
+//	        (hashonly), the one-pass voucher command (voucher) and the
+//	        two-step path hash → voucher --images (twostep)
 //
 // It prints a table and, with --json FILE, writes every figure, the machine and
 // the configuration as JSON. See bench/README.md.
@@ -22,6 +25,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"iter"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -37,6 +41,7 @@ import (
 
 	"github.com/vouchsafe/vouchsafe/engine"
 	"github.com/vouchsafe/vouchsafe/internal/imgproc"
+	"github.com/vouchsafe/vouchsafe/internal/inputs"
 	"github.com/vouchsafe/vouchsafe/internal/ort"
 )
 
@@ -137,9 +142,13 @@ type Ratio struct {
 	// itself costs on the CPU (1 = nothing), steady whatever else runs.
 	CPUOverStages float64 `json:"e2e_cpu_over_stages_cpu,omitempty"`
 	OverReference float64 `json:"over_reference,omitempty"`
+	// VoucherOverHash and VoucherOverTwoStep compare the one-pass voucher
+	// command with the hash alone and with the two-step path (issue 12).
+	VoucherOverHash    float64 `json:"voucher_over_hash,omitempty"`
+	VoucherOverTwoStep float64 `json:"voucher_over_twostep,omitempty"`
 }
 
-var allStages = []string{"decode", "infer", "hash", "e2e"}
+var allStages = []string{"decode", "infer", "hash", "e2e", "voucher"}
 
 func splitList(s string) []string {
 	var out []string
@@ -179,7 +188,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&devices, "devices", "cpu", "devices to measure, comma-separated: cpu, cuda, coreml, auto")
 	fs.StringVar(&models, "models", "default,bench", "models, comma-separated: default, bench, or ONNX files (with --seed)")
 	fs.StringVar(&c.Seed, "seed", "", "seed file for a model file (and the reference)")
-	fs.StringVar(&stages, "stages", strings.Join(allStages, ","), "stages to run: decode, infer, hash, e2e")
+	fs.StringVar(&stages, "stages", strings.Join(allStages, ","), "stages to run: decode, infer, hash, e2e, voucher")
 	fs.StringVar(&batches, "batches", "", "inference batch sizes to sweep (default 1,4,16,32 on cpu; 1,16,64,128,256,512 on a GPU)")
 	fs.StringVar(&streams, "streams", "1", "inference calls in flight at once in the infer stage, comma-separated to sweep")
 	fs.StringVar(&precisions, "precisions", "fp32", "model precisions to measure, comma-separated: fp32, fp16 (converted at load time; fp16 is compared with fp32's hashes)")
@@ -261,7 +270,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if c.Rounds < 1 || c.Workers < 0 || c.Batch < 0 || c.Limit < 0 {
 		return usage(errors.New("--streams and --rounds must be ≥ 1; --workers, --batch and --limit ≥ 0"))
 	}
-	needPhotos := slices.Contains(c.Stages, "decode") || slices.Contains(c.Stages, "e2e") || c.Reference != ""
+	needPhotos := slices.Contains(c.Stages, "decode") || slices.Contains(c.Stages, "e2e") || slices.Contains(c.Stages, "voucher") || c.Reference != ""
 	if needPhotos && len(c.Paths) == 0 {
 		fs.Usage()
 		return 2
@@ -469,6 +478,13 @@ func measure(ctx context.Context, c config, logw io.Writer) (Report, bool) {
 					key := runKey{got, model, h.Precision()}
 					hashes[key], e2eRate[key] = hs, s.Rate
 				}
+				if slices.Contains(c.Stages, "voucher") {
+					logf("voucher: %s %s on %s, %d photos: hash alone, one pass, two steps", h.Name(), prec, got, len(files))
+					for _, s := range voucherStages(ctx, h, files, workers, c.MinTime) {
+						rep.Stages = append(rep.Stages, tag(s))
+						failed = failed || s.Err != ""
+					}
+				}
 				h.Close()
 			}
 		}
@@ -505,15 +521,10 @@ func measure(ctx context.Context, c config, logw io.Writer) (Report, bool) {
 
 // listPhotos lists the image files below paths as the engine's walker does.
 func listPhotos(ctx context.Context, paths []string, limit int) ([]string, error) {
-	ch := make(chan engine.Input)
-	errc := make(chan error, 1)
-	go func() {
-		errc <- engine.Walk(ctx, paths, ch)
-		close(ch)
-	}()
+	var walkErr error
 	var files []string
 	var bad []string
-	for in := range ch {
+	for in := range inputs.Walk(ctx, paths, &walkErr) {
 		if in.Err != nil {
 			bad = append(bad, in.Err.Error())
 			continue
@@ -522,8 +533,8 @@ func listPhotos(ctx context.Context, paths []string, limit int) ([]string, error
 			files = append(files, in.Path)
 		}
 	}
-	if err := <-errc; err != nil {
-		return nil, err
+	if walkErr != nil {
+		return nil, walkErr
 	}
 	if len(bad) > 0 {
 		return nil, fmt.Errorf("listing photos: %s", strings.Join(bad, "; "))
@@ -722,31 +733,35 @@ func hashStage(h *engine.Hasher, d time.Duration) Stage {
 	return s
 }
 
+// repeatFiles yields the files, in passes, until minTime has passed since t0
+// (at least one pass), calling sent before each.
+func repeatFiles(files []string, minTime time.Duration, t0 time.Time, sent func()) iter.Seq[engine.Input] {
+	return func(yield func(engine.Input) bool) {
+		for pass := 0; pass == 0 || time.Since(t0) < minTime; pass++ {
+			for _, f := range files {
+				sent()
+				if !yield(engine.Input{Path: f}) {
+					return
+				}
+			}
+		}
+	}
+}
+
 // e2eStage hashes the files with Hasher.Run, repeating them until minTime has
 // passed, and returns our hashes of the first pass by path.
 func e2eStage(ctx context.Context, h *engine.Hasher, files []string, workers int, minTime time.Duration) (Stage, map[string]engine.Hash) {
-	in := make(chan engine.Input)
 	var mu sync.Mutex
 	var sent []time.Time
 	var lat []time.Duration
 	hashes := map[string]engine.Hash{}
 	var failures []string
 	c0, t0 := cpuClock(), time.Now()
-	go func() {
-		defer close(in)
-		for pass := 0; pass == 0 || time.Since(t0) < minTime; pass++ {
-			for _, f := range files {
-				mu.Lock()
-				sent = append(sent, time.Now())
-				mu.Unlock()
-				select {
-				case in <- engine.Input{Path: f}:
-				case <-ctx.Done():
-					return
-				}
-			}
-		}
-	}()
+	in := repeatFiles(files, minTime, t0, func() {
+		mu.Lock()
+		sent = append(sent, time.Now())
+		mu.Unlock()
+	})
 	n := 0
 	st, err := h.Run(ctx, in, func(r engine.Record) error {
 		mu.Lock()
@@ -763,9 +778,6 @@ func e2eStage(ctx context.Context, h *engine.Hasher, files []string, workers int
 		return nil
 	})
 	wall := time.Since(t0)
-	// Drain the feeder if Run stopped early.
-	for range in {
-	}
 	s := newStage("e2e", n, wall, lat, "image-in-flight")
 	s.setCPU(c0)
 	s.Batch, s.Workers = h.DefaultBatch(), workers
@@ -898,6 +910,15 @@ func ratios(stages []Stage, c config, e2eBatch map[string]int) []Ratio {
 	}
 	var out []Ratio
 	for _, s := range stages {
+		if s.Stage == "hashonly" && !slices.ContainsFunc(stages, func(t Stage) bool {
+			return t.Stage == "e2e" && t.Device == s.Device && t.Model == s.Model
+		}) {
+			// Only the voucher stages ran for this device and model.
+			r := Ratio{Device: s.Device, Model: s.Model}
+			r.VoucherOverHash, r.VoucherOverTwoStep = voucherRatios(stages, s.Device, s.Model)
+			out = append(out, r)
+			continue
+		}
 		if s.Stage != "e2e" || s.Err != "" {
 			continue
 		}
@@ -910,6 +931,7 @@ func ratios(stages []Stage, c config, e2eBatch map[string]int) []Ratio {
 				}
 			}
 		}
+		r.VoucherOverHash, r.VoucherOverTwoStep = voucherRatios(stages, s.Device, s.Model)
 		if decode > 0 {
 			r.E2EOverDecode = s.Rate / decode
 			slower := decode
@@ -923,6 +945,21 @@ func ratios(stages []Stage, c config, e2eBatch map[string]int) []Ratio {
 	return out
 }
 
+// voucherRatios returns the one-pass voucher rate over the hash-alone and
+// the two-step rates measured beside it.
+func voucherRatios(stages []Stage, device, model string) (overHash, overTwo float64) {
+	rate := map[string]float64{}
+	for _, s := range stages {
+		if s.Device == device && s.Model == model && s.Err == "" {
+			rate[s.Stage] = s.Rate
+		}
+	}
+	if rate["voucher"] > 0 && rate["hashonly"] > 0 && rate["twostep"] > 0 {
+		return rate["voucher"] / rate["hashonly"], rate["voucher"] / rate["twostep"]
+	}
+	return 0, 0
+}
+
 // writeSummary prints the ratios and the reference comparison under the table.
 func writeSummary(w io.Writer, rep Report) {
 	p := rep.Photos
@@ -930,12 +967,18 @@ func writeSummary(w io.Writer, rep Report) {
 		fmt.Fprintf(w, "\nphotos: %d files, %.1f MB, %.2f MP mean (%.2f–%.2f)\n", p.Files, p.TotalMBytes, p.MeanMP, p.MinMP, p.MaxMP)
 	}
 	for _, r := range rep.Ratios {
-		line := fmt.Sprintf("%s %s%s: e2e/decode %.2f, e2e/min(decode, infer@batch) %.2f", r.Device, r.Model, precTag(r.Precision), r.E2EOverDecode, r.E2EOverSlower)
+		line := fmt.Sprintf("%s %s%s:", r.Device, r.Model, precTag(r.Precision))
+		if r.E2EOverDecode > 0 {
+			line += fmt.Sprintf(" e2e/decode %.2f, e2e/min(decode, infer@batch) %.2f", r.E2EOverDecode, r.E2EOverSlower)
+		}
 		if r.CPUOverStages > 0 {
 			line += fmt.Sprintf(", e2e CPU/(decode+infer+hash CPU) %.2f", r.CPUOverStages)
 		}
 		if r.OverReference > 0 {
 			line += fmt.Sprintf(", ours/reference %.1f×", r.OverReference)
+		}
+		if r.VoucherOverHash > 0 {
+			line += fmt.Sprintf(", voucher/hash %.2f, voucher/two-step %.2f", r.VoucherOverHash, r.VoucherOverTwoStep)
 		}
 		fmt.Fprintln(w, line)
 	}
