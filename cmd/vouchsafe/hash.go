@@ -14,6 +14,7 @@ import (
 
 	"github.com/vouchsafe/vouchsafe/engine"
 	"github.com/vouchsafe/vouchsafe/internal/results"
+	"github.com/vouchsafe/vouchsafe/internal/shard"
 	"github.com/vouchsafe/vouchsafe/models"
 	"golang.org/x/term"
 )
@@ -53,8 +54,13 @@ func runHash(env *cliEnv, args []string) int {
 	exact := fs.Bool("exact", false, "decode JPEGs at full size and resize exactly as the reference (the default with a model file)")
 	fast := fs.Bool("fast", false, "let the JPEG decoder downscale in the DCT domain first (the default with the embedded models)")
 	fs.BoolVar(&o.AutoOrient, "auto-orient", false, "apply the EXIF orientation first (the reference does not)")
+	shardFlags := shard.Register(fs)
 	if st, ok := parseFlags(fs, args); !ok {
 		return st
+	}
+	sh, err := shardFlags.Spec(os.Getenv)
+	if err != nil {
+		return usageErr(env, "hash", err)
 	}
 	if *exact && *fast {
 		return usageErr(env, "hash", errors.New("--exact and --fast are opposites"))
@@ -153,6 +159,9 @@ func runHash(env *cliEnv, args []string) int {
 			walkErr <- err
 		}()
 		for in := range raw {
+			if !sh.Has(in.Path) {
+				continue // another shard's
+			}
 			if done[in.Path] {
 				skipped.Add(1)
 				continue

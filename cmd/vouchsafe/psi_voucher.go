@@ -11,12 +11,14 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sync"
 
 	_ "golang.org/x/image/bmp"  //
 	_ "golang.org/x/image/tiff" //
 	_ "golang.org/x/image/webp" //
 
+	"github.com/vouchsafe/vouchsafe/internal/shard"
 	"github.com/vouchsafe/vouchsafe/psi"
 )
 
@@ -34,9 +36,14 @@ func runVoucher(env *cliEnv, args []string) int {
 	validate := fs.Bool("validate", true, "decode and check every table point before use")
 	rate := fs.Float64("synthetic-rate", -1, "probability p of a synthetic voucher (default ((c_lo+c_hi)/2)/10^4 from the table's t and s)")
 	workers := fs.Int("workers", 0, "goroutines (default GOMAXPROCS)")
+	shardFlags := shard.Register(fs)
 	pos, st, ok := parseInterleaved(fs, args)
 	if !ok {
 		return st
+	}
+	sh, err := shardFlags.Spec(os.Getenv)
+	if err != nil {
+		return fail(env, "voucher", err)
 	}
 	if len(pos) != 1 || *tablePath == "" || *acctPath == "" || *out == "" {
 		fs.Usage()
@@ -76,6 +83,7 @@ func runVoucher(env *cliEnv, args []string) int {
 	if skipped > 0 {
 		fmt.Fprintf(env.stderr, "vouchsafe voucher: skipped %d records without a hash\n", skipped)
 	}
+	recs = slices.DeleteFunc(recs, func(r psi.HashRecord) bool { return !sh.Has(r.Path) })
 	opts := &psi.ClientOptions{SyntheticRate: *rate, Workers: *workers}
 	if *rate < 0 {
 		opts.SyntheticRate = psi.DefaultSyntheticRate(t.Params())
