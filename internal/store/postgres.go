@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -49,6 +50,7 @@ var ErrUnavailable = errors.New("store: database unavailable")
 type Postgres struct {
 	pool     *pgxpool.Pool
 	retryFor time.Duration
+	retries  atomic.Int64 // transactions re-run after a lost connection
 }
 
 var _ Store = (*Postgres)(nil)
@@ -68,10 +70,20 @@ func RedactURL(s string) string {
 	if u.User != nil {
 		u.User = url.User(u.User.Username())
 	}
-	q := u.Query()
-	if q.Has("password") {
-		q.Set("password", "xxx")
-		u.RawQuery = q.Encode()
+	u.Fragment, u.RawFragment = "", ""
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		u.RawQuery = "" // unparsable: it could hide a password
+	} else {
+		redacted := false
+		for k := range q {
+			if strings.Contains(strings.ToLower(k), "pass") {
+				q[k], redacted = []string{"xxx"}, true
+			}
+		}
+		if redacted {
+			u.RawQuery = q.Encode()
+		}
 	}
 	return u.String()
 }
@@ -197,6 +209,7 @@ func (s *Postgres) retry(ctx context.Context, f func(context.Context) error) err
 		if time.Now().Add(wait).After(deadline) {
 			return fmt.Errorf("%w: %v", ErrUnavailable, err)
 		}
+		s.retries.Add(1)
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -462,6 +475,10 @@ func (s *Postgres) LockAccount(ctx context.Context, account string, wait bool) (
 		conn.Release()
 	}, true, nil
 }
+
+// Retries is the number of transactions re-run after losing the
+// connection or the server since the store was opened.
+func (s *Postgres) Retries() int64 { return s.retries.Load() }
 
 // Size is the database's size in bytes (pg_database_size).
 func (s *Postgres) Size(ctx context.Context) (int64, error) {

@@ -20,6 +20,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strconv"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -32,9 +33,11 @@ var ErrNoServer = errors.New("pgtest: PostgreSQL server binaries (initdb, pg_ctl
 
 // Server is one running PostgreSQL server.
 type Server struct {
-	bin     string // folder of initdb, pg_ctl
-	dir     string // everything: data, socket, log
-	runAs   string // user to run the server as, "" for ourselves
+	bin   string // folder of initdb, pg_ctl
+	dir   string // everything: data, socket, log
+	runAs string // user to run the server as, "" for ourselves
+
+	mu      sync.Mutex
 	dbCount int
 }
 
@@ -152,8 +155,10 @@ func (s *Server) Dir() string { return s.dir }
 
 // CreateDB creates a new empty database and returns its URL.
 func (s *Server) CreateDB(ctx context.Context) (string, error) {
+	s.mu.Lock()
 	s.dbCount++
 	name := fmt.Sprintf("t%d", s.dbCount)
+	s.mu.Unlock()
 	c, err := pgx.Connect(ctx, s.URL("postgres"))
 	if err != nil {
 		return "", fmt.Errorf("pgtest: %w", err)
@@ -177,10 +182,38 @@ func (s *Server) Stop() error {
 
 func (s *Server) remove() { os.RemoveAll(s.dir) }
 
-// Shared starts a server for the tests of one package, or reports why not:
-// it skips the test when the binaries are missing, except in CI (CI=true)
-// where that fails the test. The caller stops the server from TestMain.
+// New starts a server for one test and stops it when the test ends. See
+// Shared.Get for when it skips.
+func New(t testing.TB) *Server {
+	t.Helper()
+	start := time.Now()
+	srv, err := Start()
+	if err != nil {
+		skipOrFail(t, err)
+	}
+	t.Logf("PostgreSQL started in %v", time.Since(start).Round(time.Millisecond))
+	t.Cleanup(func() {
+		if err := srv.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	return srv
+}
+
+// skipOrFail skips the test when the binaries are missing, except in CI
+// (CI=true) where that fails it; any other error fails it.
+func skipOrFail(t testing.TB, err error) {
+	t.Helper()
+	if errors.Is(err, ErrNoServer) && os.Getenv("CI") != "true" {
+		t.Skip(err)
+	}
+	t.Fatal(err)
+}
+
+// Shared is a server for the tests of one package, started by the first
+// test that asks and stopped by the package's TestMain.
 type Shared struct {
+	mu   sync.Mutex
 	srv  *Server
 	err  error
 	done bool
@@ -189,6 +222,8 @@ type Shared struct {
 // Get returns the package's server, starting it on first use.
 func (sh *Shared) Get(t testing.TB) *Server {
 	t.Helper()
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
 	if !sh.done {
 		sh.done = true
 		start := time.Now()
@@ -198,17 +233,17 @@ func (sh *Shared) Get(t testing.TB) *Server {
 		}
 	}
 	if sh.err != nil {
-		if errors.Is(sh.err, ErrNoServer) && os.Getenv("CI") != "true" {
-			t.Skip(sh.err)
-		}
-		t.Fatal(sh.err)
+		skipOrFail(t, sh.err)
 	}
 	return sh.srv
 }
 
 // Stop stops the server if it was started.
 func (sh *Shared) Stop() {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
 	if sh.srv != nil {
 		sh.srv.Stop()
+		sh.srv = nil
 	}
 }
