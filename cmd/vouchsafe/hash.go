@@ -17,6 +17,7 @@ import (
 	"github.com/vouchsafe/vouchsafe/internal/inputs"
 	"github.com/vouchsafe/vouchsafe/internal/results"
 	"github.com/vouchsafe/vouchsafe/internal/safeio"
+	"github.com/vouchsafe/vouchsafe/internal/shard"
 	"golang.org/x/term"
 )
 
@@ -44,8 +45,13 @@ func runHash(env *cliEnv, args []string) int {
 		verbose  = fs.Bool("v", false, "report the device, model and timing on stderr")
 	)
 	finishEngine := addEngineFlags(fs, &o)
+	shardFlags := shard.Register(fs)
 	if st, ok := parseFlags(fs, args); !ok {
 		return st
+	}
+	sh, err := shardFlags.Spec(os.Getenv)
+	if err != nil {
+		return usageErr(env, "hash", err)
 	}
 	if err := finishEngine(); err != nil {
 		return usageErr(env, "hash", err)
@@ -124,6 +130,9 @@ func runHash(env *cliEnv, args []string) int {
 	var skipped atomic.Int64
 	var walkErr error
 	inputs := skipDone(cliInputs(ctx, env, *list, roots, &walkErr), func(in engine.Input) bool {
+		if !sh.Has(in.Path) {
+			return true // another shard's
+		}
 		if done[in.Path] {
 			skipped.Add(1)
 			return true

@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 
@@ -22,6 +23,7 @@ import (
 
 	"github.com/vouchsafe/vouchsafe/internal/keyfile"
 	"github.com/vouchsafe/vouchsafe/internal/safeio"
+	"github.com/vouchsafe/vouchsafe/internal/shard"
 	"github.com/vouchsafe/vouchsafe/psi"
 )
 
@@ -50,10 +52,16 @@ func runVoucher(env *cliEnv, args []string) int {
 	fs.IntVar(&po.chunk, "chunk", 128, "photos: vouchers made, written and uploaded together")
 	fs.StringVar(&po.progress, "progress", "auto", "photos: progress bar on stderr: auto (when it is a terminal), always or never")
 	fs.BoolVar(&po.verbose, "v", false, "report the device, model and resume state on stderr")
+	shardFlags := shard.Register(fs)
 	pos, st, ok := parseInterleaved(fs, args)
 	if !ok {
 		return st
 	}
+	sh, err := shardFlags.Spec(os.Getenv)
+	if err != nil {
+		return usageErr(env, "voucher", err)
+	}
+	po.shard = sh
 	onePass := po.list != "" || len(pos) != 1 || !isHashList(pos[0])
 	switch {
 	case *tablePath == "":
@@ -128,6 +136,7 @@ func runVoucher(env *cliEnv, args []string) int {
 	if skipped > 0 {
 		fmt.Fprintf(env.stderr, "vouchsafe voucher: skipped %d records without a hash\n", skipped)
 	}
+	recs = slices.DeleteFunc(recs, func(r psi.HashRecord) bool { return !po.shard.Has(r.Path) })
 	client, err := psi.NewClient(t, acct, opts)
 	if err != nil {
 		return fail(env, "voucher", err)

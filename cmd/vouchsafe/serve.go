@@ -21,9 +21,9 @@ func init() {
 }
 
 func runServe(env *cliEnv, args []string) int {
-	fs := newFlagSet(env, "serve", "--store FILE --key server.key [--key ...] --tokens FILE [flags]")
+	fs := newFlagSet(env, "serve", "--store FILE|postgres://... --key server.key [--key ...] --tokens FILE [flags]")
 	listen := fs.String("listen", "127.0.0.1:8080", "listen `address`")
-	storePath := fs.String("store", "", "store `file` (created if missing; one process at a time)")
+	storePath := fs.String("store", "", "store: a bbolt `file` (created if missing; one process at a time) or a postgres:// URL shared by many instances (PGHOST, PGUSER, PGPASSWORD, … fill in what it leaves out)")
 	var keys keyFlags
 	fs.Var(&keys, "key", "server key `file` of one table epoch (mode 0600); repeat for several epochs")
 	tokens := fs.String("tokens", "", "tokens `file` (mode 0600): lines NAME ROLE TOKEN [ACCOUNT...]")
@@ -72,7 +72,7 @@ func runServe(env *cliEnv, args []string) int {
 		}
 		cfg.SecondHash = list
 	}
-	st, err := store.Open(*storePath, nil)
+	st, storeName, err := openStore(*storePath)
 	if err != nil {
 		return fail(env, "serve", err)
 	}
@@ -101,7 +101,7 @@ func runServe(env *cliEnv, args []string) int {
 		}
 	}
 	p := svc.Params()
-	log.Info("listening", "addr", addr, "epochs", len(keys), "t", p.T, "s", p.S, "clients", toks.Len(), "store", *storePath, "reveal_interval", *interval)
+	log.Info("listening", "addr", addr, "epochs", len(keys), "t", p.T, "s", p.S, "clients", toks.Len(), "store", storeName, "reveal_interval", *interval)
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -150,4 +150,17 @@ func runServe(env *cliEnv, args []string) int {
 	}
 	log.Info("stopped")
 	return status
+}
+
+// openStore opens a bbolt file, or a PostgreSQL database for a postgres://
+// URL; the name it returns is fit for the log (no password).
+func openStore(arg string) (store.Store, string, error) {
+	if store.IsPostgresURL(arg) {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		st, err := store.OpenPostgres(ctx, arg, nil)
+		return st, store.RedactURL(arg), err
+	}
+	st, err := store.Open(arg, nil)
+	return st, arg, err
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/vouchsafe/vouchsafe/engine"
 	"github.com/vouchsafe/vouchsafe/internal/keyfile"
 	"github.com/vouchsafe/vouchsafe/internal/service"
+	"github.com/vouchsafe/vouchsafe/internal/shard"
 	"github.com/vouchsafe/vouchsafe/psi"
 )
 
@@ -256,6 +257,7 @@ const uploadBatchMax = service.DefaultMaxBatch
 // passOptions are the flags of the one-pass command.
 type passOptions struct {
 	engine    engine.Options
+	shard     shard.Spec // only this shard's inputs
 	out       string
 	resume    bool
 	list      string
@@ -370,6 +372,9 @@ func runVoucherPass(env *cliEnv, o passOptions, t *psi.Table, acct *psi.Account,
 	var walkErr error
 	var skipped int
 	in := skipDone(cliInputs(ctx, env, o.list, o.roots, &walkErr), func(in engine.Input) bool {
+		if !o.shard.Has(in.Path) {
+			return true // another shard's
+		}
 		if sink.state.done[in.Path] {
 			skipped++
 			return true

@@ -245,7 +245,7 @@ func TestCrashSafety(t *testing.T) {
 	}
 	defer st.Close()
 	for name, w := range wants {
-		c, ok, err := st.Counts(name)
+		c, ok, err := st.Counts(context.Background(), name)
 		if err != nil || !ok {
 			t.Fatalf("%s: %v %v", name, ok, err)
 		}
@@ -257,7 +257,7 @@ func TestCrashSafety(t *testing.T) {
 		if c != wc {
 			t.Errorf("%s: counts %+v, want %+v", name, c, wc)
 		}
-		recs, err := st.Records(name)
+		recs, err := st.Records(context.Background(), name)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -57,12 +57,24 @@ type RevealedView struct {
 }
 
 // RevealAccount runs the threshold step over the account's stored match
-// records (all epochs) and stores the result.
-func (s *Service) RevealAccount(account string) (*RevealView, error) {
+// records (all epochs) and stores the result. It holds the account's lock
+// in the store, so that instances sharing a database reveal an account one
+// at a time.
+func (s *Service) RevealAccount(ctx context.Context, account string) (*RevealView, error) {
+	unlock, _, err := s.cfg.Store.LockAccount(ctx, account, true)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+	return s.revealLocked(ctx, account)
+}
+
+// revealLocked is RevealAccount for a caller holding the account's lock.
+func (s *Service) revealLocked(ctx context.Context, account string) (*RevealView, error) {
 	s.revealMu.Lock()
 	defer s.revealMu.Unlock()
 	start := s.now()
-	v, err := s.reveal(account)
+	v, err := s.reveal(ctx, account)
 	s.m.observe(s.mRevealTime, s.now().Sub(start))
 	switch {
 	case err != nil:
@@ -77,8 +89,8 @@ func (s *Service) RevealAccount(account string) (*RevealView, error) {
 	return v, err
 }
 
-func (s *Service) reveal(account string) (*RevealView, error) {
-	raw, err := s.cfg.Store.Records(account)
+func (s *Service) reveal(ctx context.Context, account string) (*RevealView, error) {
+	raw, err := s.cfg.Store.Records(ctx, account)
 	if err != nil {
 		return nil, err
 	}
@@ -111,7 +123,7 @@ func (s *Service) reveal(account string) (*RevealView, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.cfg.Store.SetReveal(account, b); err != nil {
+	if err := s.cfg.Store.SetReveal(ctx, account, b); err != nil {
 		return nil, err
 	}
 	return v, nil
@@ -163,9 +175,11 @@ func idStrings(ids []psi.ID) []string {
 
 // RevealAll reveals every account whose match records changed since its
 // last reveal. It stops early when ctx is done and returns the number of
-// accounts revealed.
+// accounts revealed. An account that another instance sharing the store is
+// revealing is left to it, and each account is checked again under its lock,
+// so that instances running RevealAll together reveal a change once.
 func (s *Service) RevealAll(ctx context.Context) (int, error) {
-	accounts, err := s.cfg.Store.Accounts()
+	accounts, err := s.cfg.Store.Accounts(ctx)
 	if err != nil {
 		return 0, err
 	}
@@ -175,25 +189,47 @@ func (s *Service) RevealAll(ctx context.Context) (int, error) {
 		if err := ctx.Err(); err != nil {
 			return n, err
 		}
-		c, ok, err := s.cfg.Store.Counts(a)
-		if err != nil || !ok {
+		if !s.changed(ctx, a) {
 			continue
 		}
-		if last, err := s.cfg.Store.Reveal(a); err == nil && last != nil {
-			var prev RevealView
-			if json.Unmarshal(last, &prev) == nil && prev.Records == c.Records() {
-				continue
-			}
-		}
-		if _, err := s.RevealAccount(a); err != nil {
+		unlock, ok, err := s.cfg.Store.LockAccount(ctx, a, false)
+		if err != nil {
 			if firstErr == nil {
 				firstErr = fmt.Errorf("account %s: %w", a, err)
 			}
 			continue
 		}
-		n++
+		if !ok {
+			continue // another instance is revealing it
+		}
+		if s.changed(ctx, a) {
+			if _, err := s.revealLocked(ctx, a); err != nil {
+				if firstErr == nil {
+					firstErr = fmt.Errorf("account %s: %w", a, err)
+				}
+			} else {
+				n++
+			}
+		}
+		unlock()
 	}
 	return n, firstErr
+}
+
+// changed reports whether an account's match records changed since its
+// last stored reveal.
+func (s *Service) changed(ctx context.Context, account string) bool {
+	c, ok, err := s.cfg.Store.Counts(ctx, account)
+	if err != nil || !ok {
+		return false
+	}
+	if last, err := s.cfg.Store.Reveal(ctx, account); err == nil && last != nil {
+		var prev RevealView
+		if json.Unmarshal(last, &prev) == nil && prev.Records == c.Records() {
+			return false
+		}
+	}
+	return true
 }
 
 // RunScheduler runs RevealAll every interval until ctx is done.

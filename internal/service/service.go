@@ -425,10 +425,13 @@ func (s *Service) handleIngest(w http.ResponseWriter, r *http.Request) {
 	}
 	var sts []store.Status
 	if len(items) > 0 {
-		if sts, err = s.cfg.Store.Add(account, items); err != nil {
+		if sts, err = s.cfg.Store.Add(r.Context(), account, items); err != nil {
 			s.m.inc(s.mErrors, 1, "store")
 			s.log.Error("store add failed", "account", account, "err", err)
-			writeError(w, http.StatusInternalServerError, "storage error; retry the upload")
+			// Nothing is answered "stored" unless committed; the store
+			// keeps ids once, so the client's retry is safe.
+			w.Header().Set("Retry-After", "1")
+			writeError(w, http.StatusServiceUnavailable, "storage unavailable; retry the upload")
 			return
 		}
 	}
@@ -467,18 +470,18 @@ func (s *Service) handleReveal(w http.ResponseWriter, r *http.Request) {
 	if account == "" {
 		return
 	}
-	if _, ok, err := s.cfg.Store.Counts(account); err != nil {
+	if _, ok, err := s.cfg.Store.Counts(r.Context(), account); err != nil {
 		s.storeError(w, err)
 		return
 	} else if !ok {
 		writeError(w, http.StatusNotFound, "no such account")
 		return
 	}
-	if _, err := s.RevealAccount(account); err != nil {
+	if _, err := s.RevealAccount(r.Context(), account); err != nil {
 		s.storeError(w, err)
 		return
 	}
-	s.writeAccount(w, account)
+	s.writeAccount(w, r, account)
 }
 
 func (s *Service) handleAccount(w http.ResponseWriter, r *http.Request) {
@@ -486,7 +489,7 @@ func (s *Service) handleAccount(w http.ResponseWriter, r *http.Request) {
 	if account == "" {
 		return
 	}
-	s.writeAccount(w, account)
+	s.writeAccount(w, r, account)
 }
 
 // AccountView is the JSON answer of GET /v1/accounts/{account}.
@@ -498,8 +501,8 @@ type AccountView struct {
 	LastReveal json.RawMessage `json:"last_reveal,omitempty"`
 }
 
-func (s *Service) writeAccount(w http.ResponseWriter, account string) {
-	c, ok, err := s.cfg.Store.Counts(account)
+func (s *Service) writeAccount(w http.ResponseWriter, r *http.Request, account string) {
+	c, ok, err := s.cfg.Store.Counts(r.Context(), account)
 	if err != nil {
 		s.storeError(w, err)
 		return
@@ -508,7 +511,7 @@ func (s *Service) writeAccount(w http.ResponseWriter, account string) {
 		writeError(w, http.StatusNotFound, "no such account")
 		return
 	}
-	last, err := s.cfg.Store.Reveal(account)
+	last, err := s.cfg.Store.Reveal(r.Context(), account)
 	if err != nil {
 		s.storeError(w, err)
 		return
@@ -519,6 +522,11 @@ func (s *Service) writeAccount(w http.ResponseWriter, account string) {
 func (s *Service) storeError(w http.ResponseWriter, err error) {
 	s.m.inc(s.mErrors, 1, "store")
 	s.log.Error("store failed", "err", err)
+	if errors.Is(err, store.ErrUnavailable) {
+		w.Header().Set("Retry-After", "1")
+		writeError(w, http.StatusServiceUnavailable, "storage unavailable; retry")
+		return
+	}
 	writeError(w, http.StatusInternalServerError, "storage error")
 }
 

@@ -243,16 +243,16 @@ type acctSnap struct {
 func snapshot(t testing.TB, st store.Store) snap {
 	t.Helper()
 	out := snap{}
-	accts, err := st.Accounts()
+	accts, err := st.Accounts(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, a := range accts {
-		c, _, err := st.Counts(a)
+		c, _, err := st.Counts(context.Background(), a)
 		if err != nil {
 			t.Fatal(err)
 		}
-		recs, err := st.Records(a)
+		recs, err := st.Records(context.Background(), a)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -261,7 +261,7 @@ func snapshot(t testing.TB, st store.Store) snap {
 			binary.Write(h, binary.BigEndian, uint32(len(r)))
 			h.Write(r)
 		}
-		rv, err := st.Reveal(a)
+		rv, err := st.Reveal(context.Background(), a)
 		if err != nil {
 			t.Fatal(err)
 		}

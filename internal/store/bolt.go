@@ -2,10 +2,12 @@ package store
 
 import (
 	"bytes"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -42,7 +44,8 @@ type Options struct {
 
 // Bolt is the embedded Store: one bbolt file, opened by one process at a time.
 type Bolt struct {
-	db *bolt.DB
+	db    *bolt.DB
+	locks accountLocks
 }
 
 var _ Store = (*Bolt)(nil)
@@ -98,7 +101,10 @@ func Open(path string, opts *Options) (*Bolt, error) {
 }
 
 // Add implements Store. Concurrent calls share one transaction and one fsync.
-func (s *Bolt) Add(account string, items []Item) ([]Status, error) {
+func (s *Bolt) Add(ctx context.Context, account string, items []Item) ([]Status, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	if err := checkAccount(account); err != nil {
 		return nil, err
 	}
@@ -164,7 +170,10 @@ func (s *Bolt) Add(account string, items []Item) ([]Status, error) {
 }
 
 // Counts implements Store.
-func (s *Bolt) Counts(account string) (c Counts, ok bool, err error) {
+func (s *Bolt) Counts(ctx context.Context, account string) (c Counts, ok bool, err error) {
+	if err := ctx.Err(); err != nil {
+		return c, false, err
+	}
 	err = s.db.View(func(tx *bolt.Tx) error {
 		acct := tx.Bucket(bucketAccounts).Bucket([]byte(account))
 		if acct == nil {
@@ -177,7 +186,10 @@ func (s *Bolt) Counts(account string) (c Counts, ok bool, err error) {
 }
 
 // Records implements Store.
-func (s *Bolt) Records(account string) ([][]byte, error) {
+func (s *Bolt) Records(ctx context.Context, account string) ([][]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	var out [][]byte
 	err := s.db.View(func(tx *bolt.Tx) error {
 		acct := tx.Bucket(bucketAccounts).Bucket([]byte(account))
@@ -198,7 +210,10 @@ func (s *Bolt) Records(account string) ([][]byte, error) {
 }
 
 // SetReveal implements Store.
-func (s *Bolt) SetReveal(account string, result []byte) error {
+func (s *Bolt) SetReveal(ctx context.Context, account string, result []byte) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	if err := checkAccount(account); err != nil {
 		return err
 	}
@@ -212,7 +227,10 @@ func (s *Bolt) SetReveal(account string, result []byte) error {
 }
 
 // Reveal implements Store.
-func (s *Bolt) Reveal(account string) ([]byte, error) {
+func (s *Bolt) Reveal(ctx context.Context, account string) ([]byte, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	var out []byte
 	err := s.db.View(func(tx *bolt.Tx) error {
 		if acct := tx.Bucket(bucketAccounts).Bucket([]byte(account)); acct != nil {
@@ -224,7 +242,10 @@ func (s *Bolt) Reveal(account string) ([]byte, error) {
 }
 
 // Accounts implements Store.
-func (s *Bolt) Accounts() ([]string, error) {
+func (s *Bolt) Accounts(ctx context.Context) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	var out []string
 	err := s.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(bucketAccounts).ForEachBucket(func(k []byte) error {
@@ -233,6 +254,12 @@ func (s *Bolt) Accounts() ([]string, error) {
 		})
 	})
 	return out, err
+}
+
+// LockAccount implements Store. A bbolt file has one process, so an
+// in-process lock per account suffices.
+func (s *Bolt) LockAccount(ctx context.Context, account string, wait bool) (func(), bool, error) {
+	return s.locks.lock(ctx, account, wait)
 }
 
 // Close implements Store.
@@ -259,4 +286,44 @@ func decodeCounts(b []byte) Counts {
 	}
 	u := func(i int) uint64 { return binary.BigEndian.Uint64(b[8*i:]) }
 	return Counts{Vouchers: u(0), Matches: u(1), NonMatches: u(2), Invalid: u(3), Conflicts: u(4)}
+}
+
+// accountLocks is a set of per-account mutexes that a waiter can abandon
+// when its context ends.
+type accountLocks struct {
+	mu   sync.Mutex
+	held map[string]chan struct{} // closed when the holder unlocks
+}
+
+func (l *accountLocks) lock(ctx context.Context, account string, wait bool) (func(), bool, error) {
+	for {
+		l.mu.Lock()
+		ch, busy := l.held[account]
+		if !busy {
+			if l.held == nil {
+				l.held = map[string]chan struct{}{}
+			}
+			ch = make(chan struct{})
+			l.held[account] = ch
+			l.mu.Unlock()
+			var once sync.Once
+			return func() {
+				once.Do(func() {
+					l.mu.Lock()
+					delete(l.held, account)
+					l.mu.Unlock()
+					close(ch)
+				})
+			}, true, nil
+		}
+		l.mu.Unlock()
+		if !wait {
+			return nil, false, nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return nil, false, ctx.Err()
+		}
+	}
 }

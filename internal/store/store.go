@@ -2,17 +2,19 @@
 // voucher ids each account has sent, the match records of its matching
 // vouchers (protocol.md §4.1), counts, and the last reveal result.
 //
-// Store is the interface the service uses; Open returns the embedded
-// implementation, a single bbolt file. Every write is one transaction that is
-// fsynced before it returns, so an acknowledged voucher survives a crash, and
-// a voucher id is recorded at most once per account, so a retried upload
-// never counts twice.
+// Store is the interface the service uses. Open returns the embedded
+// implementation, a single bbolt file for one process; OpenPostgres returns
+// one on a PostgreSQL database that many service processes share. Every
+// write is one transaction that is durable before it returns, so an
+// acknowledged voucher survives a crash, and a voucher id is recorded at most
+// once per account, so a retried upload never counts twice.
 //
 // The store does not parse vouchers or match records: the caller classifies
 // each voucher (Item) and the store files the outcome.
 package store
 
 import (
+	"context"
 	"errors"
 )
 
@@ -70,22 +72,30 @@ type Counts struct {
 func (c Counts) Records() uint64 { return c.Matches + c.Conflicts }
 
 // Store is the durable per-account state of the reconstructor. Its methods
-// are safe for concurrent use.
+// are safe for concurrent use, and for the PostgreSQL store also across
+// processes. A method whose ctx is done returns early with an error; a write
+// then either committed whole or not at all.
 type Store interface {
 	// Add files the items of one account in a single durable transaction
 	// and reports, per item, whether it was added or a duplicate.
-	Add(account string, items []Item) ([]Status, error)
+	Add(ctx context.Context, account string, items []Item) ([]Status, error)
 	// Counts returns an account's totals; ok is false for an account that
 	// was never stored.
-	Counts(account string) (c Counts, ok bool, err error)
-	// Records returns the encoded match records of an account, in key order.
-	Records(account string) ([][]byte, error)
+	Counts(ctx context.Context, account string) (c Counts, ok bool, err error)
+	// Records returns the encoded match records of an account, in key order
+	// (voucher id, then share).
+	Records(ctx context.Context, account string) ([][]byte, error)
 	// SetReveal stores the encoded result of the last reveal of an account.
-	SetReveal(account string, result []byte) error
+	SetReveal(ctx context.Context, account string, result []byte) error
 	// Reveal returns the stored result of the last reveal, or nil.
-	Reveal(account string) ([]byte, error)
+	Reveal(ctx context.Context, account string) ([]byte, error)
 	// Accounts lists the stored accounts in sorted order.
-	Accounts() ([]string, error)
+	Accounts(ctx context.Context) ([]string, error)
+	// LockAccount takes the account's reveal lock, held by at most one
+	// caller at a time among every process sharing the store. With wait
+	// false it returns ok false at once when another caller holds it. The
+	// caller must call unlock (only when ok).
+	LockAccount(ctx context.Context, account string, wait bool) (unlock func(), ok bool, err error)
 	// Close flushes and releases the store.
 	Close() error
 }

@@ -5,6 +5,12 @@
 // percentiles, and memory as the store grows.
 //
 //	vsload [-clients 32] [-batch 10] [-vouchers 100000] [-accounts 1000]
+//	vsload -store postgres://… | -postgres-temp  [-instances 3] …
+//
+// With a PostgreSQL store, -instances services (each with its own
+// connection pool, as separate processes would have) share the database and
+// the clients spread their uploads over them round-robin. -postgres-temp
+// starts a throwaway server (internal/store/pgtest) for the run.
 //
 // Vouchers are made once (a pool against a fresh table with the default
 // parameters t = 30, s = 60, AD_LEN = 4096) and reused: most uploaded copies
@@ -16,6 +22,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/json"
@@ -36,6 +43,7 @@ import (
 
 	"github.com/vouchsafe/vouchsafe/internal/service"
 	"github.com/vouchsafe/vouchsafe/internal/store"
+	"github.com/vouchsafe/vouchsafe/internal/store/pgtest"
 	"github.com/vouchsafe/vouchsafe/psi"
 )
 
@@ -46,10 +54,12 @@ func main() {
 	accounts := flag.Int("accounts", 1000, "accounts the uploads are spread over")
 	pool := flag.Int("pool", 256, "distinct vouchers generated")
 	members := flag.Int("members", 1000, "hashes in the table")
-	storePath := flag.String("store", "", "store file (default: a new file in a temporary folder)")
+	storePath := flag.String("store", "", "store file or postgres:// URL (default: a new file in a temporary folder)")
+	pgTemp := flag.Bool("postgres-temp", false, "start a throwaway PostgreSQL server and use it as the store")
+	instances := flag.Int("instances", 1, "services sharing the store (PostgreSQL only beyond 1)")
 	checkpoints := flag.Int("checkpoints", 5, "memory reports while the store grows")
 	flag.Parse()
-	if *clients < 1 || *batch < 1 || *total < *batch || *pool < 1 || *accounts < 1 {
+	if *clients < 1 || *batch < 1 || *total < *batch || *pool < 1 || *accounts < 1 || *instances < 1 {
 		log.Fatal("vsload: flags must be positive")
 	}
 
@@ -82,23 +92,57 @@ func main() {
 	dir, err := os.MkdirTemp("", "vsload")
 	check(err)
 	defer os.RemoveAll(dir)
+	if *pgTemp {
+		pgs, err := pgtest.Start()
+		check(err)
+		defer pgs.Stop()
+		*storePath, err = pgs.CreateDB(context.Background())
+		check(err)
+	}
 	if *storePath == "" {
 		*storePath = filepath.Join(dir, "store.db")
+	}
+	isPG := store.IsPostgresURL(*storePath)
+	if !isPG && *instances > 1 {
+		log.Fatal("vsload: a store file serves one instance; -instances needs a postgres:// store")
 	}
 	const token = "vsload-token-0123456789"
 	toks, err := service.ParseTokens(strings.NewReader("load ingest " + token + " *\n"))
 	check(err)
 	srv, err := psi.NewServer(built.Key)
 	check(err)
-	st, err := store.Open(*storePath, nil)
-	check(err)
-	svc, err := service.New(service.Config{Server: srv, Store: st, Tokens: toks, MaxBatch: max(*batch, service.DefaultMaxBatch)})
-	check(err)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	check(err)
-	hs := &http.Server{Handler: svc}
-	go hs.Serve(ln)
-	url := "http://" + ln.Addr().String()
+	var stores []store.Store
+	var urls []string
+	var servers []*http.Server
+	for range *instances {
+		var st store.Store
+		if isPG {
+			st, err = store.OpenPostgres(context.Background(), *storePath, nil)
+		} else {
+			st, err = store.Open(*storePath, nil)
+		}
+		check(err)
+		stores = append(stores, st)
+		svc, err := service.New(service.Config{Server: srv, Store: st, Tokens: toks, MaxBatch: max(*batch, service.DefaultMaxBatch)})
+		check(err)
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		check(err)
+		hs := &http.Server{Handler: svc}
+		go hs.Serve(ln)
+		servers = append(servers, hs)
+		urls = append(urls, "http://"+ln.Addr().String())
+	}
+	size := func() int64 {
+		switch st := stores[0].(type) {
+		case *store.Bolt:
+			return st.Size()
+		case *store.Postgres:
+			n, err := st.Size(context.Background())
+			check(err)
+			return n
+		}
+		return 0
+	}
 
 	requests := *total / *batch
 	var next atomic.Int64
@@ -117,11 +161,16 @@ func main() {
 		rate := float64((n-lastN)*int64(*batch)) / now.Sub(lastT).Seconds()
 		anon, file := rss()
 		fmt.Printf("  %8d vouchers  store %7.1f MB  heap in use %5.1f MB  RSS anon %5.1f MB + file %6.1f MB  %6.0f vouchers/s\n",
-			n*int64(*batch), float64(st.Size())/1e6, float64(ms.HeapInuse)/1e6, anon, file, rate)
+			n*int64(*batch), float64(size())/1e6, float64(ms.HeapInuse)/1e6, anon, file, rate)
 		lastT, lastN = now, n
 	}
-	fmt.Printf("%d clients, %d uploads of %d vouchers over %d accounts, loopback HTTP, store %s\n", *clients, requests, *batch, *accounts, *storePath)
+	storeName := *storePath
+	if isPG {
+		storeName = store.RedactURL(storeName)
+	}
+	fmt.Printf("%d clients, %d uploads of %d vouchers over %d accounts, loopback HTTP, %d instance(s), store %s\n", *clients, requests, *batch, *accounts, *instances, storeName)
 	report(0)
+	initial := size()
 	t0 := time.Now()
 	var wg sync.WaitGroup
 	for c := 0; c < *clients; c++ {
@@ -148,7 +197,7 @@ func main() {
 					w.Write(v)
 				}
 				w.Flush()
-				req, _ := http.NewRequest("POST", fmt.Sprintf("%s/v1/accounts/acct-%d/vouchers", url, r%int64(*accounts)), bytes.NewReader(buf.Bytes()))
+				req, _ := http.NewRequest("POST", fmt.Sprintf("%s/v1/accounts/acct-%d/vouchers", urls[r%int64(len(urls))], r%int64(*accounts)), bytes.NewReader(buf.Bytes()))
 				req.Header.Set("Authorization", "Bearer "+token)
 				req.Header.Set("Content-Type", service.ContentTypeStream)
 				t := time.Now()
@@ -182,8 +231,13 @@ func main() {
 	fmt.Printf("ingested %d vouchers (%d stored, %d duplicate, %d rejected) in %v: %.0f vouchers/s, %.0f uploads/s\n",
 		n, stored.Load(), dups.Load(), rejected.Load(), elapsed.Round(time.Millisecond), float64(n)/elapsed.Seconds(), float64(requests)/elapsed.Seconds())
 	fmt.Printf("upload latency (%d vouchers each): p50 %v  p99 %v  max %v\n", *batch, pct(.50).Round(10*time.Microsecond), pct(.99).Round(10*time.Microsecond), all[len(all)-1].Round(10*time.Microsecond))
-	hs.Close()
-	check(st.Close())
+	final := size()
+	fmt.Printf("store size %.1f MB (%.1f MB before the run): %.0f bytes per stored voucher, %.0f MB per 10^6\n",
+		float64(final)/1e6, float64(initial)/1e6, float64(final-initial)/float64(max(stored.Load(), 1)), float64(final-initial)/float64(max(stored.Load(), 1)))
+	for i, hs := range servers {
+		hs.Close()
+		check(stores[i].Close())
+	}
 }
 
 // rss reads the resident set size from /proc in MB, split into anonymous

@@ -1,0 +1,494 @@
+package store
+
+import (
+	"context"
+	"crypto/sha256"
+	"embed"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// migrations are the schema's versions, applied in order by OpenPostgres:
+// NNNN_name.sql, each in one transaction.
+//
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// PostgresOptions configure OpenPostgres.
+type PostgresOptions struct {
+	// MaxConns bounds the connection pool (pgx's default if zero:
+	// the greater of 4 and the number of CPUs).
+	MaxConns int32
+	// RetryFor is how long a write keeps retrying after losing its
+	// connection or the server (a restart, a failover) before giving up
+	// with ErrUnavailable; zero means 10 seconds.
+	RetryFor time.Duration
+}
+
+// ErrUnavailable means the database could not be reached, or the connection
+// was lost, for longer than the retry period. A write that returns it may or
+// may not have committed; retrying it is safe.
+var ErrUnavailable = errors.New("store: database unavailable")
+
+// Postgres is the Store on a PostgreSQL database. Any number of processes
+// may share one database: Add serialises writes per account with a row lock,
+// and LockAccount is a session advisory lock.
+type Postgres struct {
+	pool     *pgxpool.Pool
+	retryFor time.Duration
+	retries  atomic.Int64 // transactions re-run after a lost connection
+}
+
+var _ Store = (*Postgres)(nil)
+
+// IsPostgresURL reports whether s names a PostgreSQL database
+// (postgres:// or postgresql://) rather than a store file.
+func IsPostgresURL(s string) bool {
+	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
+}
+
+// RedactURL returns a PostgreSQL URL without its password, for logs.
+func RedactURL(s string) string {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "postgres://(unparsable URL)"
+	}
+	if u.User != nil {
+		u.User = url.User(u.User.Username())
+	}
+	u.Fragment, u.RawFragment = "", ""
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		u.RawQuery = "" // unparsable: it could hide a password
+	} else {
+		redacted := false
+		for k := range q {
+			if strings.Contains(strings.ToLower(k), "pass") {
+				q[k], redacted = []string{"xxx"}, true
+			}
+		}
+		if redacted {
+			u.RawQuery = q.Encode()
+		}
+	}
+	return u.String()
+}
+
+// OpenPostgres connects to the database at connURL (a postgres:// URL;
+// what it leaves out comes from the PGHOST, PGUSER, PGPASSWORD, … environment
+// as in libpq) and brings its schema up to date.
+func OpenPostgres(ctx context.Context, connURL string, opts *PostgresOptions) (*Postgres, error) {
+	var o PostgresOptions
+	if opts != nil {
+		o = *opts
+	}
+	if o.RetryFor == 0 {
+		o.RetryFor = 10 * time.Second
+	}
+	cfg, err := pgxpool.ParseConfig(connURL)
+	if err != nil {
+		// pgx's message repeats the URL, password included: say less.
+		return nil, fmt.Errorf("store: invalid PostgreSQL URL %s", RedactURL(connURL))
+	}
+	if o.MaxConns > 0 {
+		cfg.MaxConns = o.MaxConns
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("store: %s: %w", RedactURL(connURL), err)
+	}
+	s := &Postgres{pool: pool, retryFor: o.RetryFor}
+	if err := s.retry(ctx, s.migrate); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("store: %s: %w", RedactURL(connURL), err)
+	}
+	return s, nil
+}
+
+// migrationLock is the advisory lock key under which one process at a time
+// applies migrations (an arbitrary constant: "vsmig" in ASCII).
+const migrationLock = 0x76736d6967
+
+// migrate applies the embedded migrations the database lacks, all in one
+// transaction under an advisory lock, so that instances starting together
+// do not race.
+func (s *Postgres) migrate(ctx context.Context) error {
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	slices.Sort(names)
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, "SELECT pg_advisory_xact_lock($1)", int64(migrationLock)); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+			version    integer PRIMARY KEY,
+			applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+			return err
+		}
+		var have int
+		if err := tx.QueryRow(ctx, "SELECT coalesce(max(version), 0) FROM schema_migrations").Scan(&have); err != nil {
+			return err
+		}
+		if have > len(names) {
+			return fmt.Errorf("the database's schema is version %d, newer than this program's %d", have, len(names))
+		}
+		for i, name := range names {
+			v, err := strconv.Atoi(strings.SplitN(strings.TrimPrefix(name, "migrations/"), "_", 2)[0])
+			if err != nil || v != i+1 {
+				return fmt.Errorf("migration %s is out of sequence", name)
+			}
+			if v <= have {
+				continue
+			}
+			sql, err := migrations.ReadFile(name)
+			if err != nil {
+				return err
+			}
+			if _, err := tx.Exec(ctx, string(sql)); err != nil {
+				return fmt.Errorf("migration %s: %w", name, err)
+			}
+			if _, err := tx.Exec(ctx, "INSERT INTO schema_migrations (version) VALUES ($1)", v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// transient reports whether err is a lost connection or server (worth
+// retrying the whole transaction) rather than a refusal of the statement.
+func transient(err error) bool {
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch {
+		case strings.HasPrefix(pe.Code, "08"), // connection exception
+			strings.HasPrefix(pe.Code, "40"),                           // serialization failure, deadlock
+			pe.Code == "57P01", pe.Code == "57P02", pe.Code == "57P03", // shutdown, crash, starting up
+			pe.Code == "53300": // too many connections
+			return true
+		}
+		return false
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var ne net.Error
+	var ce *pgconn.ConnectError
+	return errors.As(err, &ne) || errors.As(err, &ce) || pgconn.SafeToRetry(err) ||
+		errors.Is(err, pgconn.ErrConnClosed) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
+}
+
+// retry runs f until it succeeds, fails for good, ctx ends, or the
+// database stays unreachable for s.retryFor. Every f here is one
+// transaction whose effect is idempotent, so re-running one whose commit
+// was lost on the way back is safe.
+func (s *Postgres) retry(ctx context.Context, f func(context.Context) error) error {
+	deadline := time.Now().Add(s.retryFor)
+	wait := 20 * time.Millisecond
+	for {
+		err := f(ctx)
+		if err == nil || !transient(err) {
+			return err
+		}
+		if time.Now().Add(wait).After(deadline) {
+			return fmt.Errorf("%w: %v", ErrUnavailable, err)
+		}
+		s.retries.Add(1)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, time.Second)
+	}
+}
+
+// Add implements Store: one transaction that locks the account's row, so
+// that concurrent uploads to one account (from any process) see each
+// other's ids, inserts the new ids (the primary key makes a repeated id a
+// no-op), stores the match records and updates the totals.
+func (s *Postgres) Add(ctx context.Context, account string, items []Item) ([]Status, error) {
+	if err := checkAccount(account); err != nil {
+		return nil, err
+	}
+	for i := range items {
+		if err := checkItem(&items[i]); err != nil {
+			return nil, err
+		}
+	}
+	// The first occurrence of an id in the batch is the one that may be
+	// added; later ones are duplicates whatever the database holds.
+	first := make(map[[16]byte]int, len(items))
+	var ids [][]byte
+	var kinds []int16
+	for i := range items {
+		if _, ok := first[items[i].ID]; !ok {
+			first[items[i].ID] = i
+			ids = append(ids, items[i].ID[:])
+			kinds = append(kinds, int16(items[i].Kind))
+		}
+	}
+	var mIDs, mShares, mRecs [][]byte
+	for i := range items {
+		if it := &items[i]; it.Kind == Match {
+			mIDs, mShares, mRecs = append(mIDs, it.ID[:]), append(mShares, it.Share[:]), append(mRecs, it.Record)
+		}
+	}
+	st := make([]Status, len(items))
+	err := s.retry(ctx, func(ctx context.Context) error {
+		return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+			aid, err := lockAccountRow(ctx, tx, account)
+			if err != nil {
+				return err
+			}
+			rows, err := tx.Query(ctx, `INSERT INTO vouchers (account_id, id, kind)
+				SELECT $1, u.id, u.kind FROM unnest($2::bytea[], $3::smallint[]) AS u(id, kind)
+				ON CONFLICT DO NOTHING RETURNING id`, aid, ids, kinds)
+			if err != nil {
+				return err
+			}
+			added := map[[16]byte]bool{}
+			var id []byte
+			_, err = pgx.ForEachRow(rows, []any{&id}, func() error {
+				added[[16]byte(id)] = true
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			var c Counts
+			for i := range items {
+				it := &items[i]
+				if first[it.ID] != i || !added[it.ID] {
+					st[i] = Duplicate
+					continue
+				}
+				st[i] = Added
+				c.Vouchers++
+				switch it.Kind {
+				case Match:
+					c.Matches++
+				case NonMatch:
+					c.NonMatches++
+				case Invalid:
+					c.Invalid++
+				}
+			}
+			if len(mIDs) > 0 {
+				// A record under an id already stored with another share is a
+				// conflict, kept for the reveal; the same share is a retry.
+				tag, err := tx.Exec(ctx, `INSERT INTO match_records (account_id, id, share, record)
+					SELECT $1, u.id, u.share, u.record FROM unnest($2::bytea[], $3::bytea[], $4::bytea[]) AS u(id, share, record)
+					ON CONFLICT DO NOTHING`, aid, mIDs, mShares, mRecs)
+				if err != nil {
+					return err
+				}
+				c.Conflicts = uint64(tag.RowsAffected()) - c.Matches
+			}
+			_, err = tx.Exec(ctx, `UPDATE accounts SET vouchers = vouchers + $2, matches = matches + $3,
+				non_matches = non_matches + $4, invalid = invalid + $5, conflicts = conflicts + $6
+				WHERE account_id = $1`, aid, int64(c.Vouchers), int64(c.Matches), int64(c.NonMatches), int64(c.Invalid), int64(c.Conflicts))
+			return err
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	return st, nil
+}
+
+// lockAccountRow creates the account's row if needed and locks it until the
+// transaction ends.
+func lockAccountRow(ctx context.Context, tx pgx.Tx, account string) (int64, error) {
+	var aid int64
+	err := tx.QueryRow(ctx, "SELECT account_id FROM accounts WHERE name = $1 FOR NO KEY UPDATE", account).Scan(&aid)
+	if errors.Is(err, pgx.ErrNoRows) {
+		// Two transactions may both get here; the loser of the insert
+		// waits for the winner's commit and then finds its row.
+		if _, err := tx.Exec(ctx, "INSERT INTO accounts (name) VALUES ($1) ON CONFLICT (name) DO NOTHING", account); err != nil {
+			return 0, err
+		}
+		err = tx.QueryRow(ctx, "SELECT account_id FROM accounts WHERE name = $1 FOR NO KEY UPDATE", account).Scan(&aid)
+	}
+	return aid, err
+}
+
+// Counts implements Store.
+func (s *Postgres) Counts(ctx context.Context, account string) (c Counts, ok bool, err error) {
+	err = s.retry(ctx, func(ctx context.Context) error {
+		var v [5]int64
+		err := s.pool.QueryRow(ctx, `SELECT vouchers, matches, non_matches, invalid, conflicts
+			FROM accounts WHERE name = $1`, account).Scan(&v[0], &v[1], &v[2], &v[3], &v[4])
+		if errors.Is(err, pgx.ErrNoRows) {
+			ok = false
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		c, ok = Counts{Vouchers: uint64(v[0]), Matches: uint64(v[1]), NonMatches: uint64(v[2]), Invalid: uint64(v[3]), Conflicts: uint64(v[4])}, true
+		return nil
+	})
+	if err != nil {
+		return Counts{}, false, fmt.Errorf("store: %w", err)
+	}
+	return c, ok, nil
+}
+
+// Records implements Store.
+func (s *Postgres) Records(ctx context.Context, account string) ([][]byte, error) {
+	var out [][]byte
+	err := s.retry(ctx, func(ctx context.Context) error {
+		rows, err := s.pool.Query(ctx, `SELECT m.record FROM match_records m JOIN accounts a USING (account_id)
+			WHERE a.name = $1 ORDER BY m.id, m.share`, account)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, pgx.RowTo[[]byte])
+		if len(out) == 0 {
+			out = nil // as bbolt: no records, no slice
+		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	return out, nil
+}
+
+// SetReveal implements Store.
+func (s *Postgres) SetReveal(ctx context.Context, account string, result []byte) error {
+	if err := checkAccount(account); err != nil {
+		return err
+	}
+	err := s.retry(ctx, func(ctx context.Context) error {
+		_, err := s.pool.Exec(ctx, `INSERT INTO accounts (name, reveal) VALUES ($1, $2)
+			ON CONFLICT (name) DO UPDATE SET reveal = EXCLUDED.reveal`, account, result)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	return nil
+}
+
+// Reveal implements Store.
+func (s *Postgres) Reveal(ctx context.Context, account string) ([]byte, error) {
+	var out []byte
+	err := s.retry(ctx, func(ctx context.Context) error {
+		err := s.pool.QueryRow(ctx, "SELECT reveal FROM accounts WHERE name = $1", account).Scan(&out)
+		if errors.Is(err, pgx.ErrNoRows) {
+			out = nil
+			return nil
+		}
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	return out, nil
+}
+
+// Accounts implements Store.
+func (s *Postgres) Accounts(ctx context.Context) ([]string, error) {
+	var out []string
+	err := s.retry(ctx, func(ctx context.Context) error {
+		// COLLATE "C": byte order, as bbolt sorts, whatever the database's locale.
+		rows, err := s.pool.Query(ctx, `SELECT name FROM accounts ORDER BY name COLLATE "C"`)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
+	}
+	return out, nil
+}
+
+// advisoryKey maps an account to the key of its session advisory lock.
+// Two accounts sharing a key only serialise each other's reveals.
+func advisoryKey(account string) int64 {
+	h := sha256.Sum256([]byte("vouchsafe reveal lock\x00" + account))
+	return int64(binary.BigEndian.Uint64(h[:8]))
+}
+
+// LockAccount implements Store with a session advisory lock on a
+// connection kept out of the pool until unlock. If that connection or the
+// server is lost, the lock goes with it; the holder's own later writes fail
+// or retry, and a reveal written twice is written whole each time.
+func (s *Postgres) LockAccount(ctx context.Context, account string, wait bool) (func(), bool, error) {
+	key := advisoryKey(account)
+	var conn *pgxpool.Conn
+	ok := false
+	err := s.retry(ctx, func(ctx context.Context) error {
+		c, err := s.pool.Acquire(ctx)
+		if err != nil {
+			return err
+		}
+		if wait {
+			_, err = c.Exec(ctx, "SELECT pg_advisory_lock($1)", key)
+			ok = err == nil
+		} else {
+			err = c.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", key).Scan(&ok)
+		}
+		if err != nil {
+			// The lock request may have reached the server: drop the
+			// connection rather than return it to the pool possibly locked.
+			c.Conn().Close(context.Background())
+			c.Release()
+			return err
+		}
+		conn = c
+		return nil
+	})
+	if err != nil {
+		return nil, false, fmt.Errorf("store: %w", err)
+	}
+	if !ok {
+		conn.Release()
+		return nil, false, nil
+	}
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if _, err := conn.Exec(ctx, "SELECT pg_advisory_unlock($1)", key); err != nil {
+			conn.Conn().Close(ctx) // closing the session releases its locks
+		}
+		conn.Release()
+	}, true, nil
+}
+
+// Retries is the number of transactions re-run after losing the
+// connection or the server since the store was opened.
+func (s *Postgres) Retries() int64 { return s.retries.Load() }
+
+// Size is the database's size in bytes (pg_database_size).
+func (s *Postgres) Size(ctx context.Context) (int64, error) {
+	var n int64
+	err := s.pool.QueryRow(ctx, "SELECT pg_database_size(current_database())").Scan(&n)
+	return n, err
+}
+
+// Close implements Store.
+func (s *Postgres) Close() error {
+	s.pool.Close()
+	return nil
+}

@@ -1,0 +1,172 @@
+package store
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// TestPostgresRestartDuringAdds crashes the server (pg_ctl restart -m
+// immediate) while writers add vouchers: every Add must end in success
+// (retried over the lost connection) or ErrUnavailable, never another
+// error, and the stored counts must be exactly the distinct ids of the Adds
+// that succeeded, each answered "added" at most once.
+func TestPostgresRestartDuringAdds(t *testing.T) {
+	srv := pg.Get(t)
+	url, err := srv.CreateDB(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := OpenPostgres(t.Context(), url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+
+	const writers, perWriter = 4, 60
+	var mu sync.Mutex
+	addedBy := map[[16]byte]int{}
+	okIDs := map[[16]byte]bool{}
+	unavailable := 0
+	restarted := make(chan struct{})
+	var wg sync.WaitGroup
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range perWriter {
+				if w == 0 && i == perWriter/3 {
+					// Writer 0 crashes the server a third of the way in,
+					// while the other writers are mid-transaction.
+					if err := srv.Restart(); err != nil {
+						t.Error(err)
+					}
+					close(restarted)
+				}
+				// Neighbouring writers overlap by half their ids.
+				items := []Item{{ID: id(w*perWriter/2 + i), Kind: NonMatch}, {ID: id(1000 + w*perWriter + i), Kind: Match, Share: [8]byte{1}, Record: []byte("r")}}
+				st, err := s.Add(t.Context(), "acct", items)
+				mu.Lock()
+				switch {
+				case err == nil:
+					for k, x := range st {
+						okIDs[items[k].ID] = true
+						if x == Added {
+							addedBy[items[k].ID]++
+						}
+					}
+				case errors.Is(err, ErrUnavailable):
+					unavailable++
+				default:
+					t.Errorf("Add during a restart: %v", err)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	<-restarted
+	if !strings.Contains(srv.Log(), "database system was interrupted") && !strings.Contains(srv.Log(), "not properly shut down") {
+		t.Logf("server log:\n%s", srv.Log())
+		t.Error("the server log shows no crash recovery")
+	}
+	for id, n := range addedBy {
+		if n > 1 {
+			t.Errorf("id %x answered added %d times", id, n)
+		}
+	}
+	c, _, err := s.Counts(t.Context(), "acct")
+	if err != nil {
+		t.Fatal(err)
+	}
+	recs, err := s.Records(t.Context(), "acct")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d distinct ids acknowledged, %d Adds unavailable, %d transactions retried; stored %+v, %d records", len(okIDs), unavailable, s.Retries(), c, len(recs))
+	if s.Retries() == 0 {
+		t.Error("no transaction was retried: the restart interrupted nothing")
+	}
+	// An unavailable Add may have committed: only with none is the count exact.
+	if unavailable == 0 && c.Vouchers != uint64(len(okIDs)) {
+		t.Errorf("%d vouchers stored, %d acknowledged", c.Vouchers, len(okIDs))
+	}
+	if c.Vouchers < uint64(len(okIDs)) || c.Vouchers != c.NonMatches+c.Matches || uint64(len(recs)) != c.Matches {
+		t.Errorf("counts %+v with %d records, %d acknowledged ids", c, len(recs), len(okIDs))
+	}
+	if want := fmt.Sprint(writers*perWriter/2 + perWriter/2 + writers*perWriter); unavailable == 0 && fmt.Sprint(c.Vouchers) != want {
+		t.Errorf("%d vouchers, want %s", c.Vouchers, want)
+	}
+}
+
+// TestPostgresSchemaVersion checks that instances opening one database
+// together apply the migrations once, and that a database migrated by a
+// newer program is refused.
+func TestPostgresSchemaVersion(t *testing.T) {
+	srv := pg.Get(t)
+	url, err := srv.CreateDB(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	stores := make([]*Postgres, 3)
+	for i := range stores {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if stores[i], err = OpenPostgres(t.Context(), url, nil); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	var n int
+	if err := stores[0].pool.QueryRow(t.Context(), "SELECT count(*) FROM schema_migrations").Scan(&n); err != nil || n != 1 {
+		t.Fatalf("%d migrations recorded, %v", n, err)
+	}
+	if _, err := stores[0].pool.Exec(t.Context(), "INSERT INTO schema_migrations (version) VALUES (99)"); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range stores {
+		s.Close()
+	}
+	if _, err := OpenPostgres(t.Context(), url, nil); err == nil || !strings.Contains(err.Error(), "newer") {
+		t.Fatalf("opening a newer schema: %v", err)
+	}
+}
+
+func TestRedactURL(t *testing.T) {
+	for in, want := range map[string]string{
+		"postgres://u:secret@h:5432/db?sslmode=require": "postgres://u@h:5432/db?sslmode=require",
+		"postgres:///db?host=/tmp&password=secret":      "postgres:///db?host=%2Ftmp&password=xxx",
+		"postgres://h/db": "postgres://h/db",
+	} {
+		if got := RedactURL(in); got != want {
+			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// FuzzRedactURL checks that no password survives redaction.
+func FuzzRedactURL(f *testing.F) {
+	f.Add("postgres://u:pw@h/db", "pw")
+	f.Add("postgres:///db?password=pw", "pw")
+	f.Fuzz(func(t *testing.T, prefix, pw string) {
+		if len(pw) < 4 || strings.ContainsAny(pw, "@/:?#&=%") {
+			return
+		}
+		for _, u := range []string{"postgres://u:" + pw + "@" + prefix, "postgres://" + prefix + "?password=" + pw} {
+			if strings.Count(u, pw) != 1 {
+				continue // the "password" is also a host name or a path
+			}
+			if got := RedactURL(u); strings.Contains(got, pw) {
+				t.Fatalf("RedactURL(%q) = %q keeps the password", u, got)
+			}
+		}
+	})
+}
