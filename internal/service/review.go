@@ -97,7 +97,9 @@ func (s *Service) registerReview() error {
 			hd.Set("Content-Security-Policy", reviewCSP)
 			hd.Set("X-Frame-Options", "DENY")
 			hd.Set("X-Content-Type-Options", "nosniff")
-			hd.Set("Referrer-Policy", "no-referrer")
+			// same-origin, not no-referrer: with no-referrer browsers send "Origin: null",
+			// which sameOrigin must refuse.
+			hd.Set("Referrer-Policy", "same-origin")
 			hd.Set("Cache-Control", "no-store")
 			h(w, r)
 		}
