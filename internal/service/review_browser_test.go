@@ -135,9 +135,15 @@ func (b *browserSession) h1() string {
 	return eval[string](b, `document.querySelector("h1").textContent`)
 }
 
-func (b *browserSession) screenshot(name string) {
+// screenshot saves the whole page as a PNG; viewport saves what the
+// window shows.
+func (b *browserSession) screenshot(name string) { b.save(name, chromedp.FullScreenshot(100)) }
+
+func (b *browserSession) viewport(name string) { b.save(name, chromedp.CaptureScreenshot()) }
+
+func (b *browserSession) save(name string, shot chromedp.Action[[]byte]) {
 	b.t.Helper()
-	png, err := chromedp.Run(b.ctx, chromedp.FullScreenshot(100))
+	png, err := chromedp.Run(b.ctx, shot)
 	if err != nil {
 		b.t.Fatal(err)
 	}
@@ -292,7 +298,7 @@ func TestReviewBrowser(t *testing.T) {
 		chromedp.ExecPath(chrome), chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU,
 		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
 		chromedp.Flag("disable-sync", true), chromedp.NoFirstRun, chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1100, 900))
+		chromedp.WindowSize(1100, 1250))
 	defer cancel()
 	// A bound on the whole session so that a hung browser fails the test
 	// instead of the package's timeout; no step is timed.
@@ -368,6 +374,7 @@ func TestReviewBrowser(t *testing.T) {
 		}
 	}
 	b.screenshot("account.png")
+	b.viewport("account-top.png") // docs/review-console.png
 
 	// Confirm match 1 with the keyboard (Tab to the button, Enter).
 	b.tabTo(`#m-` + m1 + ` button.confirm`)
