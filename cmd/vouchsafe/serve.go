@@ -38,6 +38,8 @@ func runServe(env *cliEnv, args []string) int {
 	addrFile := fs.String("addr-file", "", "write the bound address to `file` once listening")
 	tlsCert := fs.String("tls-cert", "", "serve HTTPS with this certificate `file` (with --tls-key)")
 	tlsKey := fs.String("tls-key", "", "private key `file` of --tls-cert")
+	quorum := fs.Int("review-quorum", 1, "different reviewers who must confirm a match before the account can be reported (1 to 16)")
+	sessionTTL := fs.Duration("review-session", service.DefaultSessionTTL, "how long a reviewer's console session lasts")
 	grace := fs.Duration("shutdown-timeout", 30*time.Second, "how long in-flight requests may take to finish on shutdown")
 	if st, ok := parseFlags(fs, args); !ok {
 		return st
@@ -48,6 +50,9 @@ func runServe(env *cliEnv, args []string) int {
 	}
 	if (*tlsCert == "") != (*tlsKey == "") {
 		return fail(env, "serve", errors.New("--tls-cert and --tls-key go together"))
+	}
+	if *quorum < 1 || *quorum > 16 || *sessionTTL <= 0 {
+		return fail(env, "serve", errors.New("--review-quorum must be 1 to 16 and --review-session positive"))
 	}
 	if *interval < 0 || *maxBody <= 0 || *maxBatch <= 0 || *rate < 0 || (*rate > 0 && *burst < 1) {
 		return fail(env, "serve", errors.New("--reveal-interval, --max-body, --max-batch, --rate and --burst must be positive"))
@@ -64,6 +69,7 @@ func runServe(env *cliEnv, args []string) int {
 	cfg := service.Config{
 		Server: srv, Tokens: toks, MaxBody: *maxBody, MaxBatch: *maxBatch,
 		Rate: *rate, Burst: *burst, Workers: *workers, Logger: log,
+		ReviewQuorum: *quorum, SessionTTL: *sessionTTL,
 	}
 	if *secondHash != "" {
 		list, err := loadSecondHash(*secondHash, *secondT)

@@ -78,6 +78,14 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock (time.Now if nil).
 	Now func() time.Time
+	// Review keeps the review console's audit log; if nil, Store is used
+	// when it implements store.ReviewStore, else there is no console.
+	Review store.ReviewStore
+	// ReviewQuorum is how many different reviewers must confirm a match
+	// before it can be reported (1 if zero).
+	ReviewQuorum int
+	// SessionTTL is a review session's lifetime (DefaultSessionTTL if zero).
+	SessionTTL time.Duration
 }
 
 // Service is the reconstructor; it is an http.Handler.
@@ -90,6 +98,7 @@ type Service struct {
 	limit  *limiter
 
 	revealMu sync.Mutex // one reveal at a time: reveals are rare and CPU-bound
+	review   *review    // the review console (review.go); nil without a ReviewStore
 
 	m           metrics
 	mRequests   *family
@@ -146,6 +155,9 @@ func New(cfg Config) (*Service, error) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		io.WriteString(w, "ok\n")
 	})
+	if err := s.registerReview(); err != nil {
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -181,6 +193,12 @@ func routeOf(r *http.Request) string {
 		return "vouchers"
 	case strings.HasPrefix(p, "/v1/accounts/") && strings.HasSuffix(p, "/reveal"):
 		return "reveal"
+	case strings.HasPrefix(p, "/v1/accounts/") && strings.HasSuffix(p, "/report"):
+		return "report"
+	case p == "/v1/audit":
+		return "audit"
+	case p == "/review" || strings.HasPrefix(p, "/review/"):
+		return "review"
 	case strings.HasPrefix(p, "/v1/accounts/"):
 		return "account"
 	}

@@ -21,6 +21,9 @@ const (
 	// RoleOperator may read any account, trigger reveals and read the
 	// metrics; it may not upload vouchers.
 	RoleOperator Role = "operator"
+	// RoleReviewer may log in to the review console (/review), decide on
+	// revealed matches, and read the audit log and report packages.
+	RoleReviewer Role = "reviewer"
 )
 
 // MinTokenLen is the shortest bearer token accepted in a tokens file.
@@ -105,7 +108,7 @@ func openPrivate(path string) (*os.File, error) {
 //
 // separated by spaces or tabs. ROLE is "ingest" (at least one ACCOUNT, or
 // "*" for any account: a per-account token or a per-ingest-client token)
-// or "operator" (no accounts). Names and accounts follow ValidAccount;
+// or "operator" or "reviewer" (no accounts). Names and accounts follow ValidAccount;
 // tokens are at least MinTokenLen printable ASCII characters. Blank lines
 // and lines starting with '#' are ignored. Names and tokens must be unique.
 func ParseTokens(r io.Reader) (*Tokens, error) {
@@ -164,12 +167,12 @@ func ParseTokens(r io.Reader) (*Tokens, error) {
 					return nil, fmt.Errorf("line %d: invalid account name", n)
 				}
 			}
-		case RoleOperator:
+		case RoleOperator, RoleReviewer:
 			if len(f) > 3 {
-				return nil, fmt.Errorf("line %d: operator %q takes no accounts", n, c.Name)
+				return nil, fmt.Errorf("line %d: %s %q takes no accounts", n, c.Role, c.Name)
 			}
 		default:
-			return nil, fmt.Errorf("line %d: unknown role %q (want ingest or operator)", n, c.Role)
+			return nil, fmt.Errorf("line %d: unknown role %q (want ingest, operator or reviewer)", n, c.Role)
 		}
 		names[c.Name], seen[h] = true, true
 		t.hashes = append(t.hashes, h)
