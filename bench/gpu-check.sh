@@ -8,7 +8,7 @@
 #                  SHA256SUMS found in .gpu/ of this checkout are copied there first
 #   --dest DIR     where to unpack (default /tmp/vs)
 #   --photos DIR   camera JPEGs (default .photos, a git-ignored folder carried along)
-#   --budget S     wall-clock budget in seconds for everything (default 285)
+#   --budget S     wall-clock budget in seconds for everything (default 330)
 #   --dry-run      CPU only, tiny inputs and times: what `make test` runs so
 #                  that this script cannot rot (parts from gpu-pack.sh --cpu-only)
 #
@@ -22,7 +22,7 @@
 # any step failed, after writing everything.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-parts=/tmp/parts dest=/tmp/vs photos=.photos budget=285 dry=0 out=""
+parts=/tmp/parts dest=/tmp/vs photos=.photos budget=330 dry=0 out=""
 while [ $# -gt 0 ]; do
   case $1 in
     --parts) parts=$2; shift 2 ;;
@@ -124,13 +124,18 @@ sweepdev=cuda
 step infer-sweep 100 "$V/vsbench" --ort-lib "$ORT" --devices "$sweepdev" --models bench --precisions fp32,fp16 \
   --stages infer "${sweep[@]}" --json "$out/infer-sweep.json"
 step small-photos 90 "$V/vsbench" --ort-lib "$ORT" --devices "$devs" --models bench,default --precisions fp32,fp16 \
-  "${small[@]}" "${ref[@]}" --json "$out/small-photos.json" testdata/photos
+  --stages decode,infer,hash,e2e "${small[@]}" "${ref[@]}" --json "$out/small-photos.json" testdata/photos
 step camera-photos 75 "$V/vsbench" --ort-lib "$ORT" --devices "$devs" --models bench --precisions fp32,fp16 \
   --stages decode,e2e "${camera[@]}" "${ref[@]}" --json "$out/camera-photos.json" "$photos"
 
+# The one pass from photos to vouchers beside hashing alone and the two-step
+# path (issue 12), on the GPU's device and the camera JPEGs.
+step voucher 60 "$V/vsbench" --ort-lib "$ORT" --devices "${devs##*,}" --models default,bench --precisions fp32 \
+  --stages voucher "${camera[@]}" --json "$out/voucher.json" "$photos"
+
 # One JSON and one Markdown table from every report and step.
 reports=()
-for r in infer-sweep small-photos camera-photos; do
+for r in infer-sweep small-photos camera-photos voucher; do
   [ -f "$out/$r.json" ] && reports+=("$out/$r.json")
 done
 if [ -x "$V/vsbench" ] && timeout 30 "$V/vsbench" --combine --steps "$steps" --json "$out/gpu-check.json" \

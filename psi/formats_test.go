@@ -258,6 +258,59 @@ func TestReadHashRecords(t *testing.T) {
 			t.Errorf("%q accepted", bad)
 		}
 	}
+	// Two records on one line (issue 11): the second used to be dropped.
+	two := `{"path":"ok.jpg","hash":"00112233445566778899aabb"}` + "\n" +
+		`{"path":"a","hash":"00112233445566778899aabb"}` + "\x8a" + `{"path":"b","hash":"ffeeddccbbaa998877665544"}` + "\n"
+	if _, _, err := ReadHashRecords(strings.NewReader(two)); err == nil || !strings.Contains(err.Error(), "line 2:") {
+		t.Errorf("two records on a line: %v", err)
+	}
+	glued := `{"path":"a","hash":"00112233445566778899aabb"}{"path":"b","hash":"ffeeddccbbaa998877665544"}`
+	if _, _, err := ReadHashRecords(strings.NewReader(glued)); err == nil || !strings.Contains(err.Error(), "line 1:") {
+		t.Errorf("glued records: %v", err)
+	}
+}
+
+// Every single-bit flip of an account or server key file is an error
+// (issue 11: flipped key bits used to give wrong results with exit 0).
+func TestKeyFilesBitFlips(t *testing.T) {
+	f := newFixture(t, "flips", small, 5)
+	f.account.addSynthetic(&[]ID{idN("flip", 1)}[0])
+	ab, _ := f.account.MarshalBinary()
+	kb, _ := f.key.MarshalBinary()
+	for name, b := range map[string][]byte{"account": ab, "server key": kb} {
+		for i := range 8 * len(b) {
+			c := bytes.Clone(b)
+			c[i/8] ^= 1 << (i % 8)
+			var err error
+			if name == "account" {
+				err = new(Account).UnmarshalBinary(c)
+			} else {
+				err = new(ServerKey).UnmarshalBinary(c)
+			}
+			if err == nil {
+				t.Fatalf("%s with bit %d flipped accepted", name, i)
+			}
+		}
+	}
+}
+
+func TestCheckLabel(t *testing.T) {
+	for _, ok := range []string{"a", "acct-0123456789abcdef", "A.b_c-9", strings.Repeat("x", MaxLabel)} {
+		if err := CheckLabel(ok); err != nil {
+			t.Errorf("%q: %v", ok, err)
+		}
+	}
+	for _, bad := range []string{"", ".", "..", "a b", "a\nb", "a\x00", "\xff", "é", "a/b", strings.Repeat("x", MaxLabel+1)} {
+		if err := CheckLabel(bad); !errors.Is(err, ErrLabel) {
+			t.Errorf("%q accepted", bad)
+		}
+		if _, err := NewAccount(drbg("l"), bad); err == nil {
+			t.Errorf("NewAccount(%q) accepted", bad)
+		}
+	}
+	if _, err := NewVoucherWriter(io.Discard, "a\tb"); err == nil {
+		t.Error("stream label with a tab accepted")
+	}
 }
 
 func TestIntersect(t *testing.T) {
@@ -336,4 +389,24 @@ func noiseImage() *image.Gray {
 	g := image.NewGray(image.Rect(0, 0, 80, 70))
 	drbg("noise-image").Read(g.Pix)
 	return g
+}
+
+// A version 1 account that never made a synthetic voucher converts exactly
+// (S = ∅); one that did is refused (its ids were never recorded).
+func TestAccountVersion1(t *testing.T) {
+	a, _ := NewAccount(drbg("v1"), "old")
+	v1 := append([]byte("VSAC\x01\x00\x00\x00"), a.seed[:]...)
+	v1 = append(v1, 0, 0, 0, 0, 0, 0, 0, 0, 3)
+	v1 = append(v1, "old"...)
+	var b Account
+	if err := b.UnmarshalBinary(v1); err != nil || b.seed != a.seed || b.Label != "old" || b.SyntheticCount() != 0 {
+		t.Fatalf("version 1, count 0: %v", err)
+	}
+	if enc, _ := b.MarshalBinary(); enc[4] != accountVersion {
+		t.Fatal("converted account not written as version 2")
+	}
+	v1[47] = 1
+	if err := new(Account).UnmarshalBinary(v1); !errors.Is(err, ErrOldAccount) {
+		t.Fatalf("version 1, count 1: %v", err)
+	}
 }

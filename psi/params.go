@@ -12,9 +12,27 @@
 // periodically runs Reveal, which decrypts the associated data of the real
 // matches only once an account holds more than t of them.
 //
+// What the client must keep: the Account, that is its seed and the set of
+// ids it has made synthetic (protocol.md §3.3, §5.9). A synthetic decision
+// is made once per id and then remembered, so retries, re-runs, resumed,
+// reordered and superset runs give the server the same candidates; the
+// client saves the set (ClientOptions.SaveAccount) before a new synthetic
+// voucher leaves it. Two copies of an account that grow their own sets (an
+// account file copied to a second device, or restored from an old copy)
+// can decide one id both ways, which the server sees as a conflict and
+// which tells it, below the threshold, that the id matched.
+//
+// What the server reveals (Reveal): below the threshold only the candidate
+// ids; above it the real matches, decoded with error correction
+// (tss.Decode), with the ids whose shares were wrong (BadShareIDs), those
+// sent with two different shares (ConflictIDs), and a flag for more than s
+// synthetic matches that is never raised by bad shares.
+//
 // Wire formats (voucher, table, keys, account, match record, store) are
-// versioned binary formats with magic numbers; every parser rejects
-// malformed input with an error and never panics.
+// versioned binary formats with magic numbers; the account and server key
+// files carry a SHA-256 checksum. Every parser rejects malformed input with
+// an error and never panics. The § references in this package are to
+// docs/protocol.md in this repository.
 //
 // Constant time: the client's voucher generation takes the same code path,
 // with the same elliptic-curve operations, for real and synthetic vouchers

@@ -108,10 +108,10 @@ const recoverTries = 16
 type outcome int
 
 const (
-	noKernel   outcome = iota // at most t real columns: below the threshold
-	excess                    // the kernel spans more than the real columns
-	undecoded                 // real columns found; shares not decodable
-	revealed                  // done
+	noKernel  outcome = iota // at most t real columns: below the threshold
+	excess                   // the kernel spans more than the real columns
+	undecoded                // real columns found; shares not decodable
+	revealed                 // done
 )
 
 // Reveal runs the threshold step over all match records of one account (any

@@ -44,6 +44,11 @@ func ReadHashRecords(r io.Reader) (recs []HashRecord, skipped int, err error) {
 			if err := dec.Decode(&rec); err != nil {
 				return nil, 0, fmt.Errorf("line %d: %v", line, err)
 			}
+			// One record per line: anything after the value (a second
+			// record glued on, stray bytes) would otherwise be dropped.
+			if rest := strings.TrimSpace(s[dec.InputOffset():]); rest != "" {
+				return nil, 0, fmt.Errorf("line %d: %q after the JSON record (one record per line)", line, trunc(rest))
+			}
 			if rec.Error != "" || rec.Hash == "" {
 				skipped++
 				continue

@@ -21,9 +21,10 @@ type VoucherWriter struct {
 	err error
 }
 
-// NewVoucherWriter writes the stream header for the account label.
+// NewVoucherWriter writes the stream header for the account label, which
+// is empty (an unlabelled stream) or passes CheckLabel.
 func NewVoucherWriter(w io.Writer, label string) (*VoucherWriter, error) {
-	if err := CheckLabel(label); err != nil {
+	if err := checkStreamLabel(label); err != nil {
 		return nil, err
 	}
 	bw := bufio.NewWriter(w)
@@ -89,13 +90,23 @@ func NewVoucherReader(r io.Reader) (*VoucherReader, error) {
 	if _, err := io.ReadFull(br, label); err != nil {
 		return nil, fmt.Errorf("psi: voucher stream label: %w", noEOF(err))
 	}
-	if err := CheckLabel(string(label)); err != nil {
+	if err := checkStreamLabel(string(label)); err != nil {
 		return nil, fmt.Errorf("psi: voucher stream: %w", err)
 	}
 	return &VoucherReader{r: br, label: string(label)}, nil
 }
 
-// Label is the account label from the header.
+// checkStreamLabel accepts an empty label (a stream that names no
+// account) and otherwise applies CheckLabel.
+func checkStreamLabel(label string) error {
+	if label == "" {
+		return nil
+	}
+	return CheckLabel(label)
+}
+
+// Label is the account label from the header: empty, or a label that
+// passes CheckLabel.
 func (vr *VoucherReader) Label() string { return vr.label }
 
 // Next returns the next voucher, io.EOF at the clean end of the stream, or

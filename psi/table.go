@@ -39,9 +39,9 @@ const (
 // bytes of fields, then L.
 func tableHeaderSize(d int) int { return 56 + nonceLen*d + pointSize }
 
-// Table is a parsed blinded table (pdata, protocol.md §5.7). The layout is
-// protocol.md's version 1 with t, s and AD_LEN added to the header (the
-// threshold is published with the table and covered by its root hash):
+// Table is a parsed blinded table (pdata, protocol.md §5.7), version 1
+// with t, s and AD_LEN in the header (the threshold is published with the
+// table and covered by its root hash):
 //
 //	0   4   magic "VSDB"
 //	4   1   version 0x01

@@ -78,7 +78,9 @@ type Client struct {
 }
 
 // NewClient derives the account's keys for the table's parameters. With nil
-// options the synthetic rate is DefaultSyntheticRate. The table must have
+// options the synthetic rate is DefaultSyntheticRate. Without
+// ClientOptions.SaveAccount the caller must store the account (its
+// synthetic set) before any voucher leaves the device. The table must have
 // been parsed by ParseTable (and, in the strict mode of protocol.md §2.2,
 // checked with Validate and Verify).
 func NewClient(t *Table, a *Account, opts *ClientOptions) (*Client, error) {

@@ -113,3 +113,41 @@ func BenchmarkDecode(b *testing.B) {
 		})
 	}
 }
+
+// FuzzDecode: Decode never panics on arbitrary shares; when it returns a
+// secret, enough shares agree with it, and the bad indices are sorted and
+// in range.
+func FuzzDecode(f *testing.F) {
+	_, shares, _ := corruptShares(3, 3, 9, 2)
+	var seed []byte
+	for _, s := range shares {
+		seed = append(append(seed, s.X[:]...), s.Z[:]...)
+	}
+	f.Add(seed, uint8(3))
+	f.Add(seed[:48*4], uint8(3))
+	f.Fuzz(func(t *testing.T, b []byte, th uint8) {
+		tt := int(th % 8)
+		var in []Share
+		for len(b) >= XSize+ZSize && len(in) < 40 {
+			var s Share
+			copy(s.X[:], b)
+			copy(s.Z[:], b[XSize:])
+			s.X[0] |= 0x80
+			s.Z[0] &= 0x7f
+			in = append(in, s)
+			b = b[XSize+ZSize:]
+		}
+		_, bad, err := Decode(tt, in)
+		if err != nil {
+			return
+		}
+		if len(in)-len(bad) < tt+1 || !slices.IsSorted(bad) {
+			t.Fatalf("%d shares, bad %v", len(in), bad)
+		}
+		for _, i := range bad {
+			if i < 0 || i >= len(in) {
+				t.Fatalf("bad index %d", i)
+			}
+		}
+	})
+}

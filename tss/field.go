@@ -8,7 +8,8 @@
 // any t real DHF values are uniformly distributed, exactly like random ones,
 // so nothing distinguishes ≤ t real shares from synthetic ones; with t+1 or
 // more real values among at most s random ones, Detect finds exactly the
-// real ones.
+// real ones. Decode recovers the secret from real shares of which a few may
+// be wrong (Berlekamp–Welch, protocol.md §4.2), naming the wrong ones.
 //
 // Constant time: the operations the client runs on device-local secrets
 // (the Shamir and DHF coefficients and the values derived from them) take
@@ -20,8 +21,10 @@
 // lengths) and whether an input was rejected as out of range. Not
 // constant-time: the server-side Detect and Rank, which skip zero matrix
 // entries and stop at the first non-zero pivot candidate, on DHF values the
-// server holds anyway; and Recover's input checks, which return early on
-// malformed shares (its arithmetic is the constant-time one).
+// server holds anyway; Recover's input checks, which return early on
+// malformed shares (its arithmetic is the constant-time one); and Decode,
+// which branches on the shares it decodes (server side). The § references
+// are to docs/protocol.md in this repository.
 package tss
 
 import (

@@ -45,6 +45,12 @@ func runAccountNew(env *cliEnv, args []string) int {
 		fs.Usage()
 		return 2
 	}
+	// Not while a voucher run holds the account it would replace.
+	unlock, err := keyfile.Lock(*out)
+	if err != nil {
+		return fail(env, "account new", err)
+	}
+	defer unlock()
 	if !*force {
 		if _, err := os.Stat(*out); err == nil {
 			return fail(env, "account new", fmt.Errorf("%s exists (use --force to overwrite)", *out))

@@ -26,10 +26,10 @@ type RevealView struct {
 	RequiredMatches int    `json:"required_matches"`
 	Candidates      int    `json:"candidates"`
 	AboveThreshold  bool   `json:"above_threshold"`
-	// The fields below are set only above the threshold, except
-	// ConflictIDs, MalformedIDs, Undecodable and ExcessSynthetic, which
-	// describe a faulty or malicious client at any count (the server sees
-	// them whatever the count; see psi.RevealResult).
+	// The fields below are set only above the threshold (no ids below it;
+	// the store counts conflicting shares), except Undecodable and
+	// ExcessSynthetic, which flag a faulty or malicious client at any
+	// count (see psi.RevealResult).
 	Revealed        []RevealedView `json:"revealed,omitempty"`
 	SyntheticIDs    []string       `json:"synthetic_ids,omitempty"`
 	ConflictIDs     []string       `json:"conflict_ids,omitempty"`
@@ -110,8 +110,8 @@ func (s *Service) reveal(ctx context.Context, account string) (*RevealView, erro
 	}
 	v.Threshold, v.RequiredMatches, v.Candidates = res.Threshold, res.RequiredMatches, res.Candidates
 	v.AboveThreshold, v.ExcessSynthetic, v.Undecodable = res.AboveThreshold, res.ExcessSynthetic, res.Undecodable
-	v.ConflictIDs, v.MalformedIDs = idStrings(res.ConflictIDs), idStrings(res.MalformedIDs)
 	if res.AboveThreshold {
+		v.ConflictIDs, v.MalformedIDs = idStrings(res.ConflictIDs), idStrings(res.MalformedIDs)
 		v.SyntheticIDs = idStrings(res.SyntheticIDs)
 		v.BadShareIDs = idStrings(res.BadShareIDs)
 		v.InvalidAD = idStrings(res.InvalidAD)
