@@ -77,7 +77,7 @@ func MemberNames(p Package) []string {
 }
 
 // Installed reports whether dir holds p's marker file with the sum of p's
-// tarball beside it, as this command and scripts/fetch-ort.sh leave them.
+// tarball beside it, as InstallTarball and scripts/fetch-ort.sh leave them.
 func Installed(dir string, p Package) bool {
 	b, err := os.ReadFile(filepath.Join(dir, p.Marker+".sha256"))
 	if err != nil || strings.TrimSpace(string(b)) != p.SHA256 {
@@ -136,6 +136,12 @@ func FetchTarball(ctx context.Context, p Package, dir, registry string) (string,
 // InstallTarball checks src's sha256 against p's and extracts p's members
 // into dir, each written to a temporary name and renamed, the sum file last.
 func InstallTarball(src string, p Package, dir string) error {
+	// Checked before opening too: opening a FIFO would wait for a writer.
+	if st, err := os.Stat(src); err != nil {
+		return err
+	} else if !st.Mode().IsRegular() {
+		return fmt.Errorf("%s: not a regular file", src)
+	}
 	f, err := os.Open(src)
 	if err != nil {
 		return err
