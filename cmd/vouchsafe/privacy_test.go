@@ -165,7 +165,7 @@ func traceViolations(t *testing.T, prefix, allowed string) []string {
 		t.Fatalf("no strace output at %s.*: %v", prefix, err)
 	}
 	var bad []string
-	lines := 0
+	lines, writesSeen := 0, 0
 	for _, f := range files {
 		fh, err := os.Open(f)
 		if err != nil {
@@ -192,6 +192,7 @@ func traceViolations(t *testing.T, prefix, allowed string) []string {
 			if !writes(name, args) {
 				continue
 			}
+			writesSeen++
 			for _, p := range callPaths(args) {
 				if !within(p, allowed) {
 					bad = append(bad, "writes outside the output: "+line)
@@ -207,6 +208,7 @@ func traceViolations(t *testing.T, prefix, allowed string) []string {
 	if lines == 0 {
 		t.Fatalf("strace traced nothing under %s", prefix)
 	}
+	t.Logf("%s: %d traced calls in %d threads, %d writes checked, %d findings", filepath.Base(prefix), lines, len(files), writesSeen, len(bad))
 	return bad
 }
 
@@ -260,4 +262,37 @@ func callPaths(args string) []string {
 func within(p, dir string) bool {
 	rel, err := filepath.Rel(dir, filepath.Clean(p))
 	return err == nil && rel != ".." && !strings.HasPrefix(rel, "../") && filepath.IsAbs(p)
+}
+
+// The checker itself, on lines from a real trace of `hash` with ONNX
+// Runtime's telemetry left on (strace -f -ff -y): each of them must be caught,
+// and the writes of a clean run must not.
+func TestTraceViolations(t *testing.T) {
+	dir := t.TempDir()
+	out := filepath.Join(dir, "out")
+	for _, tc := range []struct {
+		line string
+		bad  bool
+	}{
+		{`socket(AF_INET, SOCK_DGRAM|SOCK_CLOEXEC|SOCK_NONBLOCK, IPPROTO_IP) = 13<UDP:[123]>`, true},
+		{`connect(13<UDP:[123]>, {sa_family=AF_INET, sin_port=htons(53), sin_addr=inet_addr("10.255.255.53")}, 16) = 0`, true},
+		{`sendto(13<UDP:[123]>, "\244\375\1\0\0\1\0\0\0\0\0\0\6mobile\6events\4data\t"..., 50, MSG_NOSIGNAL, NULL, 0) = 50`, true},
+		{`socket(AF_NETLINK, SOCK_RAW|SOCK_CLOEXEC, NETLINK_ROUTE) = 5<NETLINK:[456]>`, true},
+		{`mkdir("/home/u/.cache", 0700) = 0`, true},
+		{`openat(AT_FDCWD</w>, "/tmp/x/tmp/mat-debug-29334.log", O_WRONLY|O_CREAT|O_TRUNC, 0666) = 5</tmp/x/tmp/mat-debug-29334.log>`, true},
+		{`unlinkat(12</home/u/.cache/Microsoft/DeveloperTools/.onnxruntime>, "deviceid.tmp.dbf3", 0) = 0`, true},
+		{`openat(AT_FDCWD</w>, "notes.txt", O_RDWR|O_CREAT|O_TRUNC|O_CLOEXEC, 0666) = 5</w/notes.txt>`, true},
+		{`renameat(AT_FDCWD</w>, "` + out + `/.vouchsafe-1", AT_FDCWD</w>, "/etc/passwd") = 0`, true},
+		{`openat(AT_FDCWD</w>, "` + out + `/lib.jsonl", O_RDWR|O_CREAT|O_TRUNC|O_CLOEXEC, 0666) = 5</x>`, false},
+		{`renameat(AT_FDCWD</w>, "` + out + `/.vouchsafe-1", AT_FDCWD</w>, "` + out + `/s.key") = 0`, false},
+		{`openat(AT_FDCWD</w>, "/etc/ld.so.cache", O_RDONLY|O_CLOEXEC) = 3</etc/ld.so.cache>`, false},
+		{`readlinkat(AT_FDCWD</w>, "/proc/self/exe", "/tmp/b/vouchsafe", 128) = 16`, false},
+		{`--- SIGURG {si_signo=SIGURG, si_code=SI_TKILL, si_pid=1, si_uid=0} ---`, false},
+	} {
+		prefix := filepath.Join(dir, "t")
+		writeFile(t, prefix+".1", tc.line+"\n")
+		if got := len(traceViolations(t, prefix, out)); (got > 0) != tc.bad {
+			t.Errorf("%s: %d findings; want bad=%v", tc.line, got, tc.bad)
+		}
+	}
 }
