@@ -685,3 +685,29 @@ func FuzzReviewForm(f *testing.F) {
 		}
 	})
 }
+
+// TestReviewSecureCookieOverTLS: over HTTPS the session cookie is Secure.
+func TestReviewSecureCookieOverTLS(t *testing.T) {
+	h, _, _ := reviewHarness(t, 1)
+	ts := httptest.NewTLSServer(h.svc)
+	defer ts.Close()
+	b := newBrowser(t, h)
+	jar := b.c.Jar
+	b.c = ts.Client()
+	b.c.Jar, b.c.CheckRedirect = jar, func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	plain := h.http
+	h.http = ts // b.get and b.post use h.http.URL
+	defer func() { h.http = plain }()
+	b.get("/review/login")
+	resp, body := b.post("/review/login", url.Values{"token": {tokRev1}}, true)
+	wantCode(t, "log-in over TLS", resp, body, http.StatusSeeOther)
+	for _, c := range resp.Cookies() {
+		if c.Name == sessionCookie && (!c.Secure || !c.HttpOnly || c.SameSite != http.SameSiteStrictMode) {
+			t.Fatalf("session cookie over TLS: %+v", c)
+		}
+		if c.Name == sessionCookie {
+			return
+		}
+	}
+	t.Fatal("no session cookie")
+}
