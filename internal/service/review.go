@@ -31,6 +31,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/vouchsafe/vouchsafe/internal/secondhash"
 	"github.com/vouchsafe/vouchsafe/internal/store"
@@ -516,10 +517,11 @@ func (s *Service) decide(w http.ResponseWriter, r *http.Request, sess *session, 
 	http.Redirect(w, r, next, http.StatusSeeOther)
 }
 
-// formReason returns the trimmed reason of a decision form.
-func formReason(r *http.Request) (string, bool) {
-	reason := strings.TrimSpace(r.PostForm.Get("reason"))
-	return reason, len(reason) <= store.MaxReason
+// formReason returns the trimmed reason of a decision form; ok is false
+// for one too long or not UTF-8.
+func formReason(r *http.Request) (reason string, ok bool) {
+	reason = strings.TrimSpace(r.PostForm.Get("reason"))
+	return reason, len(reason) <= store.MaxReason && utf8.ValidString(reason)
 }
 
 func (s *Service) handleMatchDecision(w http.ResponseWriter, r *http.Request) {
@@ -539,7 +541,7 @@ func (s *Service) handleMatchDecision(w http.ResponseWriter, r *http.Request) {
 		s.message(w, http.StatusBadRequest, sess, "Bad decision", "A match is confirmed or rejected; nothing was recorded.")
 		return
 	case !ok:
-		s.message(w, http.StatusBadRequest, sess, "Reason too long", fmt.Sprintf("A reason has at most %d bytes; nothing was recorded.", store.MaxReason))
+		s.message(w, http.StatusBadRequest, sess, "Bad reason", fmt.Sprintf("A reason is UTF-8 text of at most %d bytes; nothing was recorded.", store.MaxReason))
 		return
 	case d == store.Reject && reason == "":
 		s.message(w, http.StatusBadRequest, sess, "Reason needed", "Say why the match is rejected; nothing was recorded.")
@@ -573,7 +575,7 @@ func (s *Service) handleAccountDecision(w http.ResponseWriter, r *http.Request) 
 		s.message(w, http.StatusBadRequest, sess, "Bad decision", "An account is reported or dismissed; nothing was recorded.")
 		return
 	case !ok:
-		s.message(w, http.StatusBadRequest, sess, "Reason too long", fmt.Sprintf("A reason has at most %d bytes; nothing was recorded.", store.MaxReason))
+		s.message(w, http.StatusBadRequest, sess, "Bad reason", fmt.Sprintf("A reason is UTF-8 text of at most %d bytes; nothing was recorded.", store.MaxReason))
 		return
 	}
 	e := store.AuditEntry{Account: account, Decision: d, Reason: reason}

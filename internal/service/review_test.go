@@ -55,7 +55,7 @@ func (c *clock) advance(d time.Duration) {
 }
 
 // reviewFixture is a fixture whose tokens file has two reviewers.
-func reviewFixture(t *testing.T) *fixture {
+func reviewFixture(t testing.TB) *fixture {
 	t.Helper()
 	f := newFixture(t, "review", 1, 10)
 	if err := os.WriteFile(f.tokensFile, []byte(reviewTokens), 0o600); err != nil {
@@ -65,7 +65,7 @@ func reviewFixture(t *testing.T) *fixture {
 }
 
 // secondHashOf is a PDQ list holding the fixture's derivative.
-func secondHashOf(t *testing.T, f *fixture) *secondhash.List {
+func secondHashOf(t testing.TB, f *fixture) *secondhash.List {
 	t.Helper()
 	g, err := psi.DecodeDerivative(f.deriv)
 	if err != nil {
@@ -84,7 +84,7 @@ func secondHashOf(t *testing.T, f *fixture) *secondhash.List {
 
 // reviewHarness is a service with alice and carol above the threshold
 // (revealed in that order, a minute apart) and bob below it.
-func reviewHarness(t *testing.T, quorum int) (*harness, *clock, *RevealView) {
+func reviewHarness(t testing.TB, quorum int) (*harness, *clock, *RevealView) {
 	t.Helper()
 	f := reviewFixture(t)
 	clk := &clock{t: time.Date(2026, 12, 4, 9, 0, 0, 0, time.UTC)}
@@ -121,13 +121,13 @@ func reviewHarness(t *testing.T, quorum int) (*harness, *clock, *RevealView) {
 // browser is an HTTP client with a cookie jar that does not follow
 // redirects, standing in for a reviewer's browser.
 type browser struct {
-	t    *testing.T
+	t    testing.TB
 	h    *harness
 	c    *http.Client
 	csrf string
 }
 
-func newBrowser(t *testing.T, h *harness) *browser {
+func newBrowser(t testing.TB, h *harness) *browser {
 	jar, _ := cookiejar.New(nil)
 	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	return &browser{t: t, h: h, c: c}
@@ -395,6 +395,7 @@ func TestReviewDecisions(t *testing.T) {
 		{"unknown decision", mpath + m1, url.Values{"decision": {"maybe"}}, true, 400},
 		{"reject without reason", mpath + m2, url.Values{"decision": {"reject"}, "reason": {"  "}}, true, 400},
 		{"long reason", mpath + m2, url.Values{"decision": {"reject"}, "reason": {strings.Repeat("x", store.MaxReason+1)}}, true, 400},
+		{"reason not UTF-8", "/review/accounts/alice", url.Values{"decision": {"dismiss"}, "reason": {"\xc3"}}, true, 400},
 		{"unknown match", mpath + strings.Repeat("ab", 16), confirm, true, 409},
 		{"below-threshold account", "/review/accounts/bob/matches/" + m1, confirm, true, 404},
 		{"report with nothing confirmed", "/review/accounts/alice", url.Values{"decision": {"report"}}, true, 409},
@@ -632,4 +633,81 @@ func TestParseTokensReviewer(t *testing.T) {
 	if _, err := ParseTokens(strings.NewReader("r admin " + tokRev1 + "\n")); err == nil || !strings.Contains(err.Error(), "want ingest, operator or reviewer") {
 		t.Fatalf("unknown role: %v", err)
 	}
+}
+
+// FuzzReviewForm posts arbitrary decision forms: no input makes the
+// service fail (5xx), and whatever it records is a valid entry that names a
+// revealed match of the account.
+func FuzzReviewForm(f *testing.F) {
+	h, _, av := reviewHarness(f, 1)
+	b := newBrowser(f, h)
+	if code := b.login(tokRev1); code != http.StatusSeeOther {
+		f.Fatal(code)
+	}
+	b.get("/review")
+	revealed := map[string]bool{}
+	for _, m := range av.Revealed {
+		revealed[m.ID] = true
+	}
+	f.Add("alice", av.Revealed[0].ID, "confirm", "", true)
+	f.Add("alice", av.Revealed[1].ID, "reject", "not it", true)
+	f.Add("alice", av.Revealed[1].ID, "reject", "", true)
+	f.Add("alice", "", "report", "x", true)
+	f.Add("carol", "", "dismiss", "", false)
+	f.Add("..", "%2e", "confirm\x00", "\xff", true)
+	f.Fuzz(func(t *testing.T, account, match, decision, reason string, csrf bool) {
+		b.t, h.t = t, t
+		path := "/review/accounts/" + url.PathEscape(account)
+		if match != "" {
+			path += "/matches/" + url.PathEscape(match)
+		}
+		before := len(auditOf(t, h))
+		resp, body := b.post(path, url.Values{"decision": {decision}, "reason": {reason}}, csrf)
+		if resp.StatusCode >= 500 {
+			t.Fatalf("%s: %d\n%.300s", path, resp.StatusCode, body)
+		}
+		log := auditOf(t, h)
+		if len(log) == before {
+			return
+		}
+		if len(log) != before+1 || resp.StatusCode != http.StatusSeeOther || !csrf {
+			t.Fatalf("%s answered %d and the log grew from %d to %d", path, resp.StatusCode, before, len(log))
+		}
+		e := log[before]
+		if err := store.CheckAuditEntry(&e); err != nil {
+			t.Fatal(err)
+		}
+		if e.Match != "" && (e.Account != "alice" || !revealed[e.Match]) {
+			t.Fatalf("recorded a decision on %s/%s, which was not revealed", e.Account, e.Match)
+		}
+		if e.Decision == store.Reject && e.Reason == "" {
+			t.Fatal("recorded a rejection without a reason")
+		}
+	})
+}
+
+// TestReviewSecureCookieOverTLS: over HTTPS the session cookie is Secure.
+func TestReviewSecureCookieOverTLS(t *testing.T) {
+	h, _, _ := reviewHarness(t, 1)
+	ts := httptest.NewTLSServer(h.svc)
+	defer ts.Close()
+	b := newBrowser(t, h)
+	jar := b.c.Jar
+	b.c = ts.Client()
+	b.c.Jar, b.c.CheckRedirect = jar, func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	plain := h.http
+	h.http = ts // b.get and b.post use h.http.URL
+	defer func() { h.http = plain }()
+	b.get("/review/login")
+	resp, body := b.post("/review/login", url.Values{"token": {tokRev1}}, true)
+	wantCode(t, "log-in over TLS", resp, body, http.StatusSeeOther)
+	for _, c := range resp.Cookies() {
+		if c.Name == sessionCookie && (!c.Secure || !c.HttpOnly || c.SameSite != http.SameSiteStrictMode) {
+			t.Fatalf("session cookie over TLS: %+v", c)
+		}
+		if c.Name == sessionCookie {
+			return
+		}
+	}
+	t.Fatal("no session cookie")
 }

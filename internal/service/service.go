@@ -11,6 +11,9 @@
 //	GET  /metrics                         operator: Prometheus text format
 //	GET  /healthz                         anyone: "ok"
 //
+// and the human review console (/review, /v1/audit, /v1/accounts/{account}/report;
+// see review.go).
+//
 // A voucher upload's body is either one raw voucher (Content-Type
 // ContentTypeVoucher) or a voucher stream as psi.VoucherWriter writes it
 // (ContentTypeStream), whose label must be empty or the account. The answer
