@@ -151,6 +151,14 @@ func TestReviewStoreBolt(t *testing.T) {
 	})
 }
 
+// TestReviewStorePostgres runs the same tests on PostgreSQL, a fresh
+// database for each.
+func TestReviewStorePostgres(t *testing.T) {
+	testReviewStore(t, func(t *testing.T) ReviewStore {
+		return openPostgresDB(t, pg.Get(t))
+	})
+}
+
 // TestReviewStoreBoltDurable reopens the file: decisions survive a restart
 // and do not disturb the voucher state.
 func TestReviewStoreBoltDurable(t *testing.T) {
