@@ -4,6 +4,7 @@ package ort
 
 import (
 	"fmt"
+	"os"
 	"runtime"
 
 	onnx "github.com/yalue/onnxruntime_go"
@@ -22,7 +23,12 @@ func appendProvider(opts *onnx.SessionOptions, o Options) error {
 			return fmt.Errorf("cuda: %w", err)
 		}
 		defer co.Destroy()
-		if err := co.Update(map[string]string{"device_id": fmt.Sprint(o.GPU)}); err != nil {
+		cudaOpts, err := cudaProviderOptions(os.Getenv(EnvCUDAOptions))
+		if err != nil {
+			return fmt.Errorf("cuda: %w", err)
+		}
+		cudaOpts["device_id"] = fmt.Sprint(o.GPU)
+		if err := co.Update(cudaOpts); err != nil {
 			return fmt.Errorf("cuda: %w", err)
 		}
 		if err := opts.AppendExecutionProviderCUDA(co); err != nil {
