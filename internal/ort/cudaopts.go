@@ -12,8 +12,12 @@ import (
 const EnvCUDAOptions = "VOUCHSAFE_CUDA_OPTIONS"
 
 // defaultCUDAOptions are the CUDA provider settings vouchsafe uses unless
-// EnvCUDAOptions overrides them.
-var defaultCUDAOptions = map[string]string{}
+// EnvCUDAOptions overrides them. HEURISTIC convolution algorithm search:
+// ONNX Runtime's default (EXHAUSTIVE) benchmarks every algorithm for every
+// new input shape, and a streaming run meets new shapes (the last, partial
+// batch of every flush); on an H200 it cost end-to-end throughput 21-27 %
+// with the bench model (bench/results/gpu-2026-12-04.md).
+var defaultCUDAOptions = map[string]string{"cudnn_conv_algo_search": "HEURISTIC"}
 
 // cudaProviderOptions returns the defaults with the options of spec on top.
 func cudaProviderOptions(spec string) (map[string]string, error) {
