@@ -117,7 +117,7 @@ func (s *Server) run(prog string, args ...string) ([]byte, error) {
 // options are the server's settings: no TCP, the socket in our folder, and
 // the durability settings left at their defaults (fsync, synchronous_commit).
 func (s *Server) options() string {
-	return "-c listen_addresses= -k " + s.dir + " -c max_connections=200 -c shared_buffers=32MB"
+	return "-c listen_addresses= -k " + s.dir + " -c max_connections=200 -c shared_buffers=32MB -c recovery_init_sync_method=syncfs"
 }
 
 func (s *Server) start() error {
