@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	neturl "net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -169,4 +170,42 @@ func FuzzRedactURL(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestPostgresEnvironment opens the store from a bare postgres:// URL with
+// the server, user and database in the PG* environment, as libpq would.
+func TestPostgresEnvironment(t *testing.T) {
+	srv := pg.Get(t)
+	u, err := srv.CreateDB(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pu, err := neturl.Parse(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PGHOST", srv.Dir())
+	t.Setenv("PGUSER", "postgres")
+	t.Setenv("PGDATABASE", strings.TrimPrefix(pu.Path, "/"))
+	s, err := OpenPostgres(t.Context(), "postgres://", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Add(t.Context(), "env", []Item{{ID: id(1), Kind: NonMatch}}); err != nil {
+		t.Fatal(err)
+	}
+	// The same database through the full URL.
+	s2, err := OpenPostgres(t.Context(), u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if c, ok, err := s2.Counts(t.Context(), "env"); !ok || err != nil || c.Vouchers != 1 {
+		t.Fatalf("%+v %v %v", c, ok, err)
+	}
+	// A bad URL is refused without repeating its password.
+	if _, err := OpenPostgres(t.Context(), "postgres://u:secret@%zz/db", nil); err == nil || strings.Contains(err.Error(), "secret") {
+		t.Fatalf("a bad URL: %v", err)
+	}
 }

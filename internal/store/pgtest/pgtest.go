@@ -82,7 +82,7 @@ func Start() (*Server, error) {
 		s.runAs = "postgres"
 	}
 	// PostgreSQL insists on a private data folder.
-	if out, err := s.run("initdb", "-D", s.data(), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync", "-N"); err != nil {
+	if out, err := s.run("initdb", "-D", s.data(), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-locale", "--no-sync"); err != nil {
 		s.remove()
 		return nil, fmt.Errorf("pgtest: initdb: %v\n%s", err, out)
 	}
