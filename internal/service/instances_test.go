@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/vouchsafe/vouchsafe/internal/store"
 	"github.com/vouchsafe/vouchsafe/internal/store/pgtest"
@@ -140,5 +141,57 @@ func TestInstancesShareDatabase(t *testing.T) {
 		if rv == nil || !rv.At.Equal(want.At) || rv.AboveThreshold != want.AboveThreshold || len(rv.Revealed) != len(want.Revealed) {
 			t.Errorf("%s: reveal seen from another instance %+v, want %+v", a.name, rv, want)
 		}
+	}
+}
+
+// TestDatabaseDown checks the answers while PostgreSQL is down: an upload
+// gets 503 with Retry-After once the store gives up retrying, and nothing is
+// stored; the same upload after the server is back is stored.
+func TestDatabaseDown(t *testing.T) {
+	srv := pgtest.New(t)
+	url, err := srv.CreateDB(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, "down", 1, 4)
+	st, err := store.OpenPostgres(t.Context(), url, &store.PostgresOptions{RetryFor: 300 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	toks, err := LoadTokens(f.tokensFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc, err := New(Config{Server: f.server(t), Store: st, Tokens: toks, Workers: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := &harness{t: t, f: f, svc: svc, http: httptest.NewServer(svc)}
+	defer h.http.Close()
+
+	vs := f.vouchers(t, newAccount(t, "alice"), 0, 0, 2, 2, 0, "down")
+	if err := srv.Halt(); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest("POST", h.http.URL+"/v1/accounts/alice/vouchers", bytes.NewReader(streamOf(t, "", vs)))
+	req.Header.Set("Authorization", "Bearer "+tokAlice)
+	req.Header.Set("Content-Type", ContentTypeStream)
+	resp, err := h.http.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
+		t.Fatalf("upload with the database down: %d, Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
+	}
+	if code, b := h.do("GET", "/v1/accounts/alice", tokOps, "", nil); code != http.StatusServiceUnavailable {
+		t.Fatalf("account view with the database down: %d %s", code, b)
+	}
+	if err := srv.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	if code, res := h.upload("alice", tokAlice, vs); code != http.StatusOK || res.Stored != len(vs) {
+		t.Fatalf("the retried upload: %d %+v", code, res)
 	}
 }

@@ -138,6 +138,19 @@ func (s *Server) Restart() error {
 	return nil
 }
 
+// Halt stops the server at once (pg_ctl stop -m immediate), keeping its
+// data for Resume.
+func (s *Server) Halt() error {
+	out, err := s.run("pg_ctl", "stop", "-m", "immediate", "-w", "-D", s.data())
+	if err != nil {
+		return fmt.Errorf("pgtest: pg_ctl stop: %v\n%s", err, out)
+	}
+	return nil
+}
+
+// Resume starts a halted server again.
+func (s *Server) Resume() error { return s.start() }
+
 // Log returns the server's log.
 func (s *Server) Log() string {
 	b, _ := os.ReadFile(filepath.Join(s.dir, "log"))
