@@ -5,6 +5,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -117,6 +118,29 @@ func TestInstancesShareDatabase(t *testing.T) {
 		// Round 0 reveals every account once; round 1 finds nothing changed.
 		if want := len(accounts); sum != want*(1-round) || int(reveals) != want {
 			t.Fatalf("round %d: instances revealed %v accounts (%v reveals in all), want %d once", round, counts, reveals, want)
+		}
+	}
+
+	// The store gauges read the same from every instance.
+	var gauges string
+	for i, h := range hs {
+		code, b := h.do("GET", "/metrics", tokOps, "", nil)
+		if code != http.StatusOK {
+			t.Fatalf("metrics via %d: %d", i, code)
+		}
+		var g []string
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(line, "vouchsafe_store_") && !strings.HasPrefix(line, "vouchsafe_store_retries") {
+				g = append(g, line)
+			}
+		}
+		if i == 0 {
+			gauges = strings.Join(g, "\n")
+			if !strings.Contains(gauges, "vouchsafe_store_accounts 4") {
+				t.Errorf("store gauges:\n%s", gauges)
+			}
+		} else if got := strings.Join(g, "\n"); got != gauges {
+			t.Errorf("instance %d's store gauges:\n%s\ninstance 0's:\n%s", i, got, gauges)
 		}
 	}
 

@@ -476,6 +476,22 @@ func (s *Postgres) LockAccount(ctx context.Context, account string, wait bool) (
 	}, true, nil
 }
 
+// Totals implements Totaler with one scan of the accounts table.
+func (s *Postgres) Totals(ctx context.Context) (Totals, error) {
+	var t Totals
+	err := s.retry(ctx, func(ctx context.Context) error {
+		var v [6]int64
+		err := s.pool.QueryRow(ctx, `SELECT count(*), coalesce(sum(vouchers), 0), coalesce(sum(matches), 0),
+			coalesce(sum(non_matches), 0), coalesce(sum(invalid), 0), coalesce(sum(conflicts), 0) FROM accounts`).Scan(&v[0], &v[1], &v[2], &v[3], &v[4], &v[5])
+		t = Totals{Accounts: uint64(v[0]), Counts: Counts{Vouchers: uint64(v[1]), Matches: uint64(v[2]), NonMatches: uint64(v[3]), Invalid: uint64(v[4]), Conflicts: uint64(v[5])}}
+		return err
+	})
+	if err != nil {
+		return Totals{}, fmt.Errorf("store: %w", err)
+	}
+	return t, nil
+}
+
 // Retries is the number of transactions re-run after losing the
 // connection or the server since the store was opened.
 func (s *Postgres) Retries() int64 { return s.retries.Load() }
