@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	neturl "net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -185,6 +186,7 @@ func TestPostgresEnvironment(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Setenv("PGHOST", srv.Dir())
+	t.Setenv("PGPORT", strconv.Itoa(srv.Port()))
 	t.Setenv("PGUSER", "postgres")
 	t.Setenv("PGDATABASE", strings.TrimPrefix(pu.Path, "/"))
 	s, err := OpenPostgres(t.Context(), "postgres://", nil)
