@@ -308,7 +308,13 @@ func (s *Postgres) Add(ctx context.Context, account string, items []Item) ([]Sta
 				if err != nil {
 					return err
 				}
-				c.Conflicts = uint64(tag.RowsAffected()) - c.Matches
+				if n := uint64(tag.RowsAffected()); n >= c.Matches {
+					c.Conflicts = n - c.Matches
+				} else {
+					// A new id whose record was already there: a row written
+					// outside this store. Refuse rather than miscount.
+					return fmt.Errorf("account %q: match records without their voucher ids", account)
+				}
 			}
 			_, err = tx.Exec(ctx, `UPDATE accounts SET vouchers = vouchers + $2, matches = matches + $3,
 				non_matches = non_matches + $4, invalid = invalid + $5, conflicts = conflicts + $6
