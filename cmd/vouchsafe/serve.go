@@ -21,7 +21,7 @@ func init() {
 }
 
 func runServe(env *cliEnv, args []string) int {
-	fs := newFlagSet(env, "serve", "--store FILE|postgres://... --key server.key [--key ...] --tokens FILE [flags]")
+	fs := newFlagSet(env, "serve", "--store FILE --key server.key [--key ...] --tokens FILE [flags] (--store postgres://... for PostgreSQL)")
 	listen := fs.String("listen", "127.0.0.1:8080", "listen `address`")
 	storePath := fs.String("store", "", "store: a bbolt `file` (created if missing; one process at a time) or a postgres:// URL shared by many instances (PGHOST, PGUSER, PGPASSWORD, … fill in what it leaves out)")
 	var keys keyFlags

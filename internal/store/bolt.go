@@ -256,6 +256,28 @@ func (s *Bolt) Accounts(ctx context.Context) ([]string, error) {
 	return out, err
 }
 
+// Totals implements Totaler by reading every account's counts.
+func (s *Bolt) Totals(ctx context.Context) (Totals, error) {
+	var t Totals
+	if err := ctx.Err(); err != nil {
+		return t, err
+	}
+	err := s.db.View(func(tx *bolt.Tx) error {
+		acc := tx.Bucket(bucketAccounts)
+		return acc.ForEachBucket(func(k []byte) error {
+			c := decodeCounts(acc.Bucket(k).Get(keyCounts))
+			t.Accounts++
+			t.Vouchers += c.Vouchers
+			t.Matches += c.Matches
+			t.NonMatches += c.NonMatches
+			t.Invalid += c.Invalid
+			t.Conflicts += c.Conflicts
+			return nil
+		})
+	})
+	return t, err
+}
+
 // LockAccount implements Store. A bbolt file has one process, so an
 // in-process lock per account suffices.
 func (s *Bolt) LockAccount(ctx context.Context, account string, wait bool) (func(), bool, error) {

@@ -51,6 +51,10 @@ type Postgres struct {
 	pool     *pgxpool.Pool
 	retryFor time.Duration
 	retries  atomic.Int64 // transactions re-run after a lost connection
+	// held bounds the account locks held at once in this process: each
+	// pins a connection, and its holder needs another for its queries, so
+	// at most half the pool is pinned.
+	held chan struct{}
 }
 
 var _ Store = (*Postgres)(nil)
@@ -61,31 +65,36 @@ func IsPostgresURL(s string) bool {
 	return strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://")
 }
 
-// RedactURL returns a PostgreSQL URL without its password, for logs.
+// RedactURL returns a PostgreSQL URL without its password, for logs. It
+// splits the URL as libpq and pgx do (not as net/url does): the userinfo
+// ends at the first '@' before any '/', and the query is '&'-separated
+// key=value pairs after the first '?' that follows; any parameter whose
+// name mentions "pass" loses its value.
 func RedactURL(s string) string {
-	u, err := url.Parse(s)
-	if err != nil {
-		return "postgres://(unparsable URL)"
+	rest, ok := strings.CutPrefix(s, "postgresql://")
+	scheme := "postgresql://"
+	if !ok {
+		if rest, ok = strings.CutPrefix(s, "postgres://"); !ok {
+			return "(not a postgres:// URL)"
+		}
+		scheme = "postgres://"
 	}
-	if u.User != nil {
-		u.User = url.User(u.User.Username())
+	user := ""
+	if i := strings.IndexAny(rest, "@/"); i >= 0 && rest[i] == '@' {
+		u, _, _ := strings.Cut(rest[:i], ":")
+		user, rest = u+"@", rest[i+1:]
 	}
-	u.Fragment, u.RawFragment = "", ""
-	q, err := url.ParseQuery(u.RawQuery)
-	if err != nil {
-		u.RawQuery = "" // unparsable: it could hide a password
-	} else {
-		redacted := false
-		for k := range q {
-			if strings.Contains(strings.ToLower(k), "pass") {
-				q[k], redacted = []string{"xxx"}, true
+	if before, query, ok := strings.Cut(rest, "?"); ok {
+		pairs := strings.Split(query, "&")
+		for i, pair := range pairs {
+			k, _, _ := strings.Cut(pair, "=")
+			if dk, err := url.PathUnescape(k); err != nil || strings.Contains(strings.ToLower(dk), "pass") {
+				pairs[i] = "redacted=xxx"
 			}
 		}
-		if redacted {
-			u.RawQuery = q.Encode()
-		}
+		rest = before + "?" + strings.Join(pairs, "&")
 	}
-	return u.String()
+	return scheme + user + rest
 }
 
 // OpenPostgres connects to the database at connURL (a postgres:// URL;
@@ -111,7 +120,7 @@ func OpenPostgres(ctx context.Context, connURL string, opts *PostgresOptions) (*
 	if err != nil {
 		return nil, fmt.Errorf("store: %s: %w", RedactURL(connURL), err)
 	}
-	s := &Postgres{pool: pool, retryFor: o.RetryFor}
+	s := &Postgres{pool: pool, retryFor: o.RetryFor, held: make(chan struct{}, max(1, cfg.MaxConns/2))}
 	if err := s.retry(ctx, s.migrate); err != nil {
 		pool.Close()
 		return nil, fmt.Errorf("store: %s: %w", RedactURL(connURL), err)
@@ -299,7 +308,13 @@ func (s *Postgres) Add(ctx context.Context, account string, items []Item) ([]Sta
 				if err != nil {
 					return err
 				}
-				c.Conflicts = uint64(tag.RowsAffected()) - c.Matches
+				if n := uint64(tag.RowsAffected()); n >= c.Matches {
+					c.Conflicts = n - c.Matches
+				} else {
+					// A new id whose record was already there: a row written
+					// outside this store. Refuse rather than miscount.
+					return fmt.Errorf("account %q: match records without their voucher ids", account)
+				}
 			}
 			_, err = tx.Exec(ctx, `UPDATE accounts SET vouchers = vouchers + $2, matches = matches + $3,
 				non_matches = non_matches + $4, invalid = invalid + $5, conflicts = conflicts + $6
@@ -431,49 +446,91 @@ func advisoryKey(account string) int64 {
 }
 
 // LockAccount implements Store with a session advisory lock on a
-// connection kept out of the pool until unlock. If that connection or the
+// connection kept out of the pool until unlock. A waiter polls with
+// pg_try_advisory_lock rather than blocking in pg_advisory_lock, so that it
+// pins no connection while it waits. If the holder's connection or the
 // server is lost, the lock goes with it; the holder's own later writes fail
 // or retry, and a reveal written twice is written whole each time.
 func (s *Postgres) LockAccount(ctx context.Context, account string, wait bool) (func(), bool, error) {
+	select {
+	case s.held <- struct{}{}:
+	case <-ctx.Done():
+		return nil, false, ctx.Err()
+	}
 	key := advisoryKey(account)
+	pause := 10 * time.Millisecond
+	for {
+		conn, err := s.tryLock(ctx, key)
+		if err != nil {
+			<-s.held
+			return nil, false, fmt.Errorf("store: %w", err)
+		}
+		if conn != nil {
+			return func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				if _, err := conn.Exec(ctx, "SELECT pg_advisory_unlock($1)", key); err != nil {
+					conn.Conn().Close(ctx) // closing the session releases its locks
+				}
+				conn.Release()
+				<-s.held
+			}, true, nil
+		}
+		if !wait {
+			<-s.held
+			return nil, false, nil
+		}
+		select {
+		case <-time.After(pause):
+		case <-ctx.Done():
+			<-s.held
+			return nil, false, ctx.Err()
+		}
+		pause = min(2*pause, 250*time.Millisecond)
+	}
+}
+
+// tryLock takes the advisory lock key on a pool connection and returns
+// that connection, or nil if another session holds the lock.
+func (s *Postgres) tryLock(ctx context.Context, key int64) (*pgxpool.Conn, error) {
 	var conn *pgxpool.Conn
-	ok := false
 	err := s.retry(ctx, func(ctx context.Context) error {
 		c, err := s.pool.Acquire(ctx)
 		if err != nil {
 			return err
 		}
-		if wait {
-			_, err = c.Exec(ctx, "SELECT pg_advisory_lock($1)", key)
-			ok = err == nil
-		} else {
-			err = c.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", key).Scan(&ok)
-		}
-		if err != nil {
-			// The lock request may have reached the server: drop the
-			// connection rather than return it to the pool possibly locked.
+		var ok bool
+		if err := c.QueryRow(ctx, "SELECT pg_try_advisory_lock($1)", key).Scan(&ok); err != nil {
+			// The lock may have been taken before the answer was lost: drop
+			// the connection rather than return it to the pool locked.
 			c.Conn().Close(context.Background())
 			c.Release()
 			return err
 		}
+		if !ok {
+			c.Release()
+			return nil
+		}
 		conn = c
 		return nil
 	})
+	return conn, err
+}
+
+// Totals implements Totaler with one scan of the accounts table.
+func (s *Postgres) Totals(ctx context.Context) (Totals, error) {
+	var t Totals
+	err := s.retry(ctx, func(ctx context.Context) error {
+		var v [6]int64
+		err := s.pool.QueryRow(ctx, `SELECT count(*), coalesce(sum(vouchers), 0), coalesce(sum(matches), 0),
+			coalesce(sum(non_matches), 0), coalesce(sum(invalid), 0), coalesce(sum(conflicts), 0) FROM accounts`).Scan(&v[0], &v[1], &v[2], &v[3], &v[4], &v[5])
+		t = Totals{Accounts: uint64(v[0]), Counts: Counts{Vouchers: uint64(v[1]), Matches: uint64(v[2]), NonMatches: uint64(v[3]), Invalid: uint64(v[4]), Conflicts: uint64(v[5])}}
+		return err
+	})
 	if err != nil {
-		return nil, false, fmt.Errorf("store: %w", err)
+		return Totals{}, fmt.Errorf("store: %w", err)
 	}
-	if !ok {
-		conn.Release()
-		return nil, false, nil
-	}
-	return func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		if _, err := conn.Exec(ctx, "SELECT pg_advisory_unlock($1)", key); err != nil {
-			conn.Conn().Close(ctx) // closing the session releases its locks
-		}
-		conn.Release()
-	}, true, nil
+	return t, nil
 }
 
 // Retries is the number of transactions re-run after losing the
@@ -485,6 +542,30 @@ func (s *Postgres) Size(ctx context.Context) (int64, error) {
 	var n int64
 	err := s.pool.QueryRow(ctx, "SELECT pg_database_size(current_database())").Scan(&n)
 	return n, err
+}
+
+// TableSize is one table's row count and size on disk (heap, TOAST and
+// indexes), for sizing.
+type TableSize struct {
+	Table string
+	Rows  int64
+	Bytes int64
+}
+
+// TableSizes reports the store's tables, for sizing (exact counts: slow on
+// a big database).
+func (s *Postgres) TableSizes(ctx context.Context) ([]TableSize, error) {
+	var out []TableSize
+	for _, name := range []string{"accounts", "vouchers", "match_records"} {
+		ts := TableSize{Table: name}
+		// The names are constants, not input.
+		err := s.pool.QueryRow(ctx, "SELECT count(*), pg_total_relation_size('"+name+"') FROM "+name).Scan(&ts.Rows, &ts.Bytes)
+		if err != nil {
+			return nil, fmt.Errorf("store: %w", err)
+		}
+		out = append(out, ts)
+	}
+	return out, nil
 }
 
 // Close implements Store.

@@ -1,12 +1,18 @@
 package store
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
+	neturl "net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // TestPostgresRestartDuringAdds crashes the server (pg_ctl restart -m
@@ -145,8 +151,11 @@ func TestPostgresSchemaVersion(t *testing.T) {
 func TestRedactURL(t *testing.T) {
 	for in, want := range map[string]string{
 		"postgres://u:secret@h:5432/db?sslmode=require": "postgres://u@h:5432/db?sslmode=require",
-		"postgres:///db?host=/tmp&password=secret":      "postgres:///db?host=%2Ftmp&password=xxx",
-		"postgres://h/db": "postgres://h/db",
+		"postgres:///db?host=/tmp&password=secret":      "postgres:///db?host=/tmp&redacted=xxx",
+		"postgresql://u:p@ss@h/db":                      "postgresql://u@ss@h/db",
+		"postgres://:?password=@h":                      "postgres://@h",
+		"mysql://u:secret@h":                            "(not a postgres:// URL)",
+		"postgres://h/db":                               "postgres://h/db",
 	} {
 		if got := RedactURL(in); got != want {
 			t.Errorf("RedactURL(%q) = %q, want %q", in, got, want)
@@ -154,21 +163,104 @@ func TestRedactURL(t *testing.T) {
 	}
 }
 
-// FuzzRedactURL checks that no password survives redaction.
+// FuzzRedactURL checks that the password pgx would use from a URL never
+// survives redaction.
 func FuzzRedactURL(f *testing.F) {
 	f.Add("postgres://u:pw@h/db", "pw")
 	f.Add("postgres:///db?password=pw", "pw")
 	f.Fuzz(func(t *testing.T, prefix, pw string) {
-		if len(pw) < 4 || strings.ContainsAny(pw, "@/:?#&=%") {
-			return
-		}
-		for _, u := range []string{"postgres://u:" + pw + "@" + prefix, "postgres://" + prefix + "?password=" + pw} {
-			if strings.Count(u, pw) != 1 {
-				continue // the "password" is also a host name or a path
+		for _, u := range []string{"postgres://u:" + pw + "@" + prefix, "postgres://" + prefix + "?password=" + pw, prefix} {
+			cfg, err := pgconn.ParseConfig(u)
+			if err != nil || len(cfg.Password) < 4 || strings.Count(u, cfg.Password) != 1 {
+				continue // no password, or one that is also a host name or a path
 			}
-			if got := RedactURL(u); strings.Contains(got, pw) {
-				t.Fatalf("RedactURL(%q) = %q keeps the password", u, got)
+			if got := RedactURL(u); strings.Contains(got, cfg.Password) {
+				t.Fatalf("RedactURL(%q) = %q keeps the password %q", u, got, cfg.Password)
 			}
 		}
 	})
+}
+
+// TestPostgresEnvironment opens the store from a bare postgres:// URL with
+// the server, user and database in the PG* environment, as libpq would.
+func TestPostgresEnvironment(t *testing.T) {
+	srv := pg.Get(t)
+	u, err := srv.CreateDB(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pu, err := neturl.Parse(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PGHOST", srv.Dir())
+	t.Setenv("PGPORT", strconv.Itoa(srv.Port()))
+	t.Setenv("PGUSER", "postgres")
+	t.Setenv("PGDATABASE", strings.TrimPrefix(pu.Path, "/"))
+	s, err := OpenPostgres(t.Context(), "postgres://", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Add(t.Context(), "env", []Item{{ID: id(1), Kind: NonMatch}}); err != nil {
+		t.Fatal(err)
+	}
+	// The same database through the full URL.
+	s2, err := OpenPostgres(t.Context(), u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s2.Close()
+	if c, ok, err := s2.Counts(t.Context(), "env"); !ok || err != nil || c.Vouchers != 1 {
+		t.Fatalf("%+v %v %v", c, ok, err)
+	}
+	// A bad URL is refused without repeating its password.
+	if _, err := OpenPostgres(t.Context(), "postgres://u:secret@%zz/db", nil); err == nil || strings.Contains(err.Error(), "secret") {
+		t.Fatalf("a bad URL: %v", err)
+	}
+}
+
+// TestPostgresLocksLeaveConnections takes many accounts' locks at once on a
+// two-connection pool, each holder querying under its lock, and waiters on a
+// held lock: waiting pins no connection and holders never take the whole
+// pool, so every caller finishes.
+func TestPostgresLocksLeaveConnections(t *testing.T) {
+	srv := pg.Get(t)
+	url, err := srv.CreateDB(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := OpenPostgres(t.Context(), url, &PostgresOptions{MaxConns: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	// Bounded only so that a regression fails instead of hanging.
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			acct := fmt.Sprint("acct", i%3) // some share an account: they wait
+			unlock, ok, err := s.LockAccount(ctx, acct, true)
+			if err != nil || !ok {
+				t.Error(ok, err)
+				return
+			}
+			defer unlock()
+			if _, err := s.Add(ctx, acct, []Item{{ID: id(i), Kind: NonMatch}}); err != nil {
+				t.Error(err)
+			}
+			if err := s.SetReveal(ctx, acct, []byte("x")); err != nil {
+				t.Error(err)
+			}
+		}()
+	}
+	wg.Wait()
+	tot, err := s.Totals(ctx)
+	if err != nil || tot.Vouchers != 8 {
+		t.Fatalf("%+v %v", tot, err)
+	}
 }

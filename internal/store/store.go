@@ -100,6 +100,19 @@ type Store interface {
 	Close() error
 }
 
+// Totals are the store's totals over all accounts.
+type Totals struct {
+	Accounts uint64
+	Counts
+}
+
+// Totaler is implemented by stores that can sum their counts over all
+// accounts (both stores here), for gauges that read the same from every
+// instance sharing a database.
+type Totaler interface {
+	Totals(ctx context.Context) (Totals, error)
+}
+
 // Errors returned by the stores.
 var (
 	ErrAccount = errors.New("store: invalid account name")

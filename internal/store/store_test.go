@@ -172,6 +172,10 @@ func testAddIdempotentAndDurable(t *testing.T, s Store, reopen func() Store) {
 	if a, _ := s.Accounts(ctx); !slices.Equal(a, []string{"Bob-2", "alice"}) {
 		t.Fatal(a)
 	}
+	tot, err := s.(Totaler).Totals(ctx)
+	if want := (Totals{Accounts: 2, Counts: Counts{Vouchers: 5, Matches: 1, NonMatches: 3, Invalid: 1, Conflicts: 3}}); err != nil || tot != want {
+		t.Fatalf("totals %+v, %v; want %+v", tot, err, want)
+	}
 }
 
 func strs(bs [][]byte) []string {

@@ -234,6 +234,13 @@ func main() {
 	final := size()
 	fmt.Printf("store size %.1f MB (%.1f MB before the run): %.0f bytes per stored voucher, %.0f MB per 10^6\n",
 		float64(final)/1e6, float64(initial)/1e6, float64(final-initial)/float64(max(stored.Load(), 1)), float64(final-initial)/float64(max(stored.Load(), 1)))
+	if pgs, ok := stores[0].(*store.Postgres); ok {
+		sizes, err := pgs.TableSizes(context.Background())
+		check(err)
+		for _, ts := range sizes {
+			fmt.Printf("  table %-13s %9d rows %9.1f MB  %6.0f bytes per row\n", ts.Table, ts.Rows, float64(ts.Bytes)/1e6, float64(ts.Bytes)/float64(max(ts.Rows, 1)))
+		}
+	}
 	for i, hs := range servers {
 		hs.Close()
 		check(stores[i].Close())

@@ -13,6 +13,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/url"
 	"os"
 	"os/exec"
@@ -36,6 +37,7 @@ type Server struct {
 	bin   string // folder of initdb, pg_ctl
 	dir   string // everything: data, socket, log
 	runAs string // user to run the server as, "" for ourselves
+	port  int    // names the socket; distinct per server so their SysV keys differ too
 
 	mu      sync.Mutex
 	dbCount int
@@ -66,7 +68,7 @@ func Start() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{bin: bin, dir: dir}
+	s := &Server{bin: bin, dir: dir, port: 20000 + int(rand.Uint32()%40000)}
 	if os.Geteuid() == 0 {
 		u, err := user.Lookup("postgres")
 		if err != nil {
@@ -82,7 +84,7 @@ func Start() (*Server, error) {
 		s.runAs = "postgres"
 	}
 	// PostgreSQL insists on a private data folder.
-	if out, err := s.run("initdb", "-D", s.data(), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync", "-N"); err != nil {
+	if out, err := s.run("initdb", "-D", s.data(), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-locale", "--no-sync"); err != nil {
 		s.remove()
 		return nil, fmt.Errorf("pgtest: initdb: %v\n%s", err, out)
 	}
@@ -117,7 +119,7 @@ func (s *Server) run(prog string, args ...string) ([]byte, error) {
 // options are the server's settings: no TCP, the socket in our folder, and
 // the durability settings left at their defaults (fsync, synchronous_commit).
 func (s *Server) options() string {
-	return "-c listen_addresses= -k " + s.dir + " -c max_connections=200 -c shared_buffers=32MB"
+	return "-c listen_addresses= -k " + s.dir + " -p " + strconv.Itoa(s.port) + " -c max_connections=200 -c shared_buffers=32MB -c recovery_init_sync_method=syncfs"
 }
 
 func (s *Server) start() error {
@@ -138,6 +140,19 @@ func (s *Server) Restart() error {
 	return nil
 }
 
+// Halt stops the server at once (pg_ctl stop -m immediate), keeping its
+// data for Resume.
+func (s *Server) Halt() error {
+	out, err := s.run("pg_ctl", "stop", "-m", "immediate", "-w", "-D", s.data())
+	if err != nil {
+		return fmt.Errorf("pgtest: pg_ctl stop: %v\n%s", err, out)
+	}
+	return nil
+}
+
+// Resume starts a halted server again.
+func (s *Server) Resume() error { return s.start() }
+
 // Log returns the server's log.
 func (s *Server) Log() string {
 	b, _ := os.ReadFile(filepath.Join(s.dir, "log"))
@@ -146,12 +161,15 @@ func (s *Server) Log() string {
 
 // URL is the connection URL of database db (on the Unix socket).
 func (s *Server) URL(db string) string {
-	u := url.URL{Scheme: "postgres", Path: "/" + db, RawQuery: url.Values{"host": {s.dir}, "user": {"postgres"}}.Encode()}
+	u := url.URL{Scheme: "postgres", Path: "/" + db, RawQuery: url.Values{"host": {s.dir}, "port": {strconv.Itoa(s.port)}, "user": {"postgres"}}.Encode()}
 	return u.String()
 }
 
 // Dir is the server's folder (its Unix socket is there).
 func (s *Server) Dir() string { return s.dir }
+
+// Port is the server's port number (which names its socket).
+func (s *Server) Port() int { return s.port }
 
 // CreateDB creates a new empty database and returns its URL.
 func (s *Server) CreateDB(ctx context.Context) (string, error) {
