@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -37,6 +39,7 @@ func runHash(env *cliEnv, args []string) int {
 		out      = fs.String("o", "", "write records to this file instead of stdout")
 		format   = fs.String("format", "jsonl", "output format: jsonl or csv")
 		resume   = fs.Bool("resume", false, "skip inputs already hashed in the -o file and append to it")
+		force    = fs.Bool("force", false, "overwrite an existing -o file")
 		list     = fs.String("list", "", "read input paths from this file, one per line ('-' for stdin)")
 		algo     = fs.String("algo", "neuralhash", "neuralhash (a NeuralHash-compatible model) or pdq")
 		progress = fs.String("progress", "auto", "progress bar on stderr: auto (when it is a terminal), always or never")
@@ -102,24 +105,30 @@ func runHash(env *cliEnv, args []string) int {
 		return usageErr(env, "hash", fmt.Errorf("unknown --algo %q (want neuralhash or pdq)", *algo))
 	}
 
+	hdr, err := outputHeader(*algo, o)
+	if err != nil {
+		return usageErr(env, "hash", err)
+	}
 	// Output, and what an earlier run already did.
 	var w io.Writer = env.stdout
 	var done map[string]bool
-	header := true
+	header := &hdr
 	if *out != "" {
 		var file *os.File
 		if *resume {
 			var d *results.Done
-			file, d, err = results.OpenForResume(*out, f)
+			file, d, err = results.OpenForResume(*out, f, hdr)
 			if err == nil {
 				done = d.Hashed
-				header = d.Valid == 0
+				if d.Header != nil {
+					header = nil
+				}
 				if *verbose {
 					fmt.Fprintf(env.stderr, "vouchsafe hash: resuming %s: %d records, %d hashed\n", *out, d.Records, len(d.Hashed))
 				}
 			}
 		} else {
-			file, err = os.Create(*out)
+			file, err = results.Create(*out, *force)
 		}
 		if err != nil {
 			return usageErr(env, "hash", err)
@@ -154,7 +163,7 @@ func runHash(env *cliEnv, args []string) int {
 			walkErr <- err
 		}()
 		for in := range raw {
-			if done[in.Path] {
+			if done != nil && done[results.Canonical(in.Path)] {
 				skipped.Add(1)
 				continue
 			}
@@ -321,3 +330,39 @@ func (p *progress) finish() {
 		fmt.Fprintln(p.w)
 	}
 }
+
+// outputHeader names what the run's hashes depend on: the algorithm, the
+// model and seed (by digest) and the decoding settings, so that --resume
+// never mixes two kinds of hashes in one file.
+func outputHeader(algo string, o engine.Options) (results.Header, error) {
+	if algo == "pdq" {
+		return results.Header{Algo: "pdq"}, nil
+	}
+	h := results.Header{Algo: algo, Model: o.Model, Settings: fmt.Sprintf("exact=%t auto_orient=%t", o.Exact, o.AutoOrient)}
+	var model, seed []byte
+	if m, ok := models.Lookup(o.Model); ok {
+		model, seed = m.ONNX, m.Seed
+	} else {
+		h.Model = "file"
+		var err error
+		if model, err = safeio.ReadFile(o.Model, maxModelFile); err != nil {
+			return h, err
+		}
+	}
+	if o.Seed != "" {
+		var err error
+		if seed, err = safeio.ReadFile(o.Seed, maxModelFile); err != nil {
+			return h, err
+		}
+	}
+	sum := sha256.New()
+	for _, b := range [][]byte{model, seed} {
+		d := sha256.Sum256(b)
+		sum.Write(d[:])
+	}
+	h.ModelDigest = "sha256:" + hex.EncodeToString(sum.Sum(nil))
+	return h, nil
+}
+
+// maxModelFile caps a model or seed file read for its digest.
+const maxModelFile = 1 << 30

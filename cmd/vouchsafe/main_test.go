@@ -56,6 +56,29 @@ func TestScripts(t *testing.T) {
 				ts.Check(err)
 				ts.Check(os.WriteFile(ts.MkAbs(args[0]), b, 0o644))
 			},
+			// tear FILE N: cut the last N bytes (a run killed mid-write).
+			"tear": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 2 {
+					ts.Fatalf("usage: tear FILE N")
+				}
+				n, err := strconv.Atoi(args[1])
+				ts.Check(err)
+				b, err := os.ReadFile(ts.MkAbs(args[0]))
+				ts.Check(err)
+				ts.Check(os.WriteFile(ts.MkAbs(args[0]), b[:max(len(b)-n, 0)], 0o644))
+			},
+			// cphex SRC DIR HEXNAME: copy SRC into DIR under a name given in
+			// hex (names that are not UTF-8, or hold a newline).
+			"cphex": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 3 {
+					ts.Fatalf("usage: cphex SRC DIR HEXNAME")
+				}
+				name, err := hex.DecodeString(args[2])
+				ts.Check(err)
+				b, err := os.ReadFile(ts.MkAbs(args[0]))
+				ts.Check(err)
+				ts.Check(os.WriteFile(filepath.Join(ts.MkAbs(args[1]), string(name)), b, 0o644))
+			},
 			// mkfifo NAME: a named pipe that nothing writes to.
 			"mkfifo": func(ts *testscript.TestScript, neg bool, args []string) {
 				if len(args) != 1 {
