@@ -18,6 +18,7 @@ import (
 	"os"
 	"runtime"
 
+	"github.com/vouchsafe/vouchsafe/internal/imgproc"
 	"github.com/vouchsafe/vouchsafe/internal/ort"
 	"github.com/vouchsafe/vouchsafe/models"
 )
@@ -58,6 +59,9 @@ type Options struct {
 	Exact bool
 	// AutoOrient applies the EXIF orientation before hashing (the reference does not).
 	AutoOrient bool
+	// Budget bounds the memory of the images being decoded, over all
+	// workers; nil means a budget of imgproc.DefaultBudget for this run.
+	Budget *imgproc.Budget
 	// Logf, if set, receives one-line notices such as the device chosen.
 	Logf func(format string, args ...any)
 }

@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 
+	"github.com/vouchsafe/vouchsafe/internal/imgproc"
 	"github.com/vouchsafe/vouchsafe/internal/safeio"
 )
 
@@ -149,7 +150,15 @@ func (h *Hasher) Run(ctx context.Context, inputs <-chan Input, emit func(Record)
 		}
 	})
 
-	// Decode workers.
+	// Decode workers, under one memory budget.
+	budget := h.opts.Budget
+	if budget == nil {
+		budget = imgproc.NewBudget(0)
+	}
+	minSide := imgproc.Side // the fast path's DCT-domain downscale
+	if h.opts.Exact {
+		minSide = 0
+	}
 	var decodeNanos atomic.Int64
 	wg := make(chan struct{}, workers)
 	for range workers {
@@ -171,7 +180,12 @@ func (h *Hasher) Run(ctx context.Context, inputs <-chan Input, emit func(Record)
 					r.Err = err
 				}
 				if r.Err == nil {
-					if r.Width, r.Height, err = prep.Prepare(data, dst); err != nil {
+					cost := imgproc.DecodeCost(data, minSide, 0)
+					if err = budget.Acquire(ctx, cost); err == nil {
+						r.Width, r.Height, err = prep.Prepare(data, dst)
+						budget.Release(cost)
+					}
+					if err != nil {
 						r.Err = fmt.Errorf("%s: %w", r.Path, err)
 					}
 				}

@@ -10,11 +10,13 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/debug"
 	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/vouchsafe/vouchsafe/engine"
+	"github.com/vouchsafe/vouchsafe/internal/imgproc"
 	"github.com/vouchsafe/vouchsafe/internal/results"
 	"github.com/vouchsafe/vouchsafe/internal/safeio"
 	"github.com/vouchsafe/vouchsafe/models"
@@ -40,6 +42,7 @@ func runHash(env *cliEnv, args []string) int {
 		format   = fs.String("format", "jsonl", "output format: jsonl or csv")
 		resume   = fs.Bool("resume", false, "skip inputs already hashed in the -o file and append to it")
 		force    = fs.Bool("force", false, "overwrite an existing -o file")
+		memMiB   = fs.Int64("decode-mem", imgproc.DefaultBudget>>20, "MiB of memory that images being decoded may use at once, over all workers; a larger image is refused")
 		list     = fs.String("list", "", "read input paths from this file, one per line ('-' for stdin)")
 		algo     = fs.String("algo", "neuralhash", "neuralhash (a NeuralHash-compatible model) or pdq")
 		progress = fs.String("progress", "auto", "progress bar on stderr: auto (when it is a terminal), always or never")
@@ -83,6 +86,14 @@ func runHash(env *cliEnv, args []string) int {
 	if *verbose {
 		o.Logf = func(format string, a ...any) { fmt.Fprintf(env.stderr, "vouchsafe hash: "+format+"\n", a...) }
 	}
+
+	if *memMiB <= 0 {
+		return usageErr(env, "hash", errors.New("--decode-mem must be positive"))
+	}
+	o.Budget = imgproc.NewBudget(*memMiB << 20)
+	// Let the garbage collector return a large image's memory before the
+	// heap doubles: the budget bounds live memory, this bounds the rest.
+	debug.SetMemoryLimit(o.Budget.Total() + 384<<20)
 
 	var h imageHasher
 	switch *algo {

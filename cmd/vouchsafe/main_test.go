@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/hex"
 	"fmt"
+	"image"
+	"image/png"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -78,6 +80,20 @@ func TestScripts(t *testing.T) {
 				b, err := os.ReadFile(ts.MkAbs(args[0]))
 				ts.Check(err)
 				ts.Check(os.WriteFile(filepath.Join(ts.MkAbs(args[1]), string(name)), b, 0o644))
+			},
+			// pngbomb NAME SIDE: a small PNG of SIDE² 16-bit RGBA pixels,
+			// which costs 8 bytes per pixel to decode.
+			"pngbomb": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 2 {
+					ts.Fatalf("usage: pngbomb NAME SIDE")
+				}
+				n, err := strconv.Atoi(args[1])
+				ts.Check(err)
+				f, err := os.Create(ts.MkAbs(args[0]))
+				ts.Check(err)
+				enc := png.Encoder{CompressionLevel: png.BestSpeed}
+				ts.Check(enc.Encode(f, image.NewNRGBA64(image.Rect(0, 0, n, n))))
+				ts.Check(f.Close())
 			},
 			// mkfifo NAME: a named pipe that nothing writes to.
 			"mkfifo": func(ts *testscript.TestScript, neg bool, args []string) {

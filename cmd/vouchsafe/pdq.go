@@ -10,13 +10,17 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/vouchsafe/vouchsafe/engine"
+	"github.com/vouchsafe/vouchsafe/internal/imgproc"
 	"github.com/vouchsafe/vouchsafe/internal/results"
 	"github.com/vouchsafe/vouchsafe/internal/safeio"
 	"github.com/vouchsafe/vouchsafe/pdq"
 )
 
 // pdqHasher runs Meta's PDQ over the inputs on a worker pool, emitting in input order.
-type pdqHasher struct{ workers int }
+type pdqHasher struct {
+	workers int
+	budget  *imgproc.Budget
+}
 
 func newPDQHasher(o engine.Options) (imageHasher, error) {
 	if o.Model != "default" || o.Seed != "" || o.Exact || o.AutoOrient {
@@ -26,7 +30,11 @@ func newPDQHasher(o engine.Options) (imageHasher, error) {
 	if w <= 0 {
 		w = runtime.GOMAXPROCS(0)
 	}
-	return pdqHasher{workers: w}, nil
+	b := o.Budget
+	if b == nil {
+		b = imgproc.NewBudget(0)
+	}
+	return pdqHasher{workers: w, budget: b}, nil
 }
 
 func (p pdqHasher) Run(ctx context.Context, inputs <-chan engine.Input, emit func(results.Record) error) (engine.RunStats, error) {
@@ -75,18 +83,7 @@ func (p pdqHasher) Run(ctx context.Context, inputs <-chan engine.Input, emit fun
 					data, err = safeio.ReadFile(j.in.Path, safeio.MaxImageFile)
 				}
 				if err == nil {
-					img, derr := pdq.Decode(data)
-					if derr != nil {
-						err = fmt.Errorf("%s: %w", j.in.Path, derr)
-					} else {
-						hash, q, herr := h.Hash(img)
-						if herr != nil {
-							err = fmt.Errorf("%s: %w", j.in.Path, herr)
-						} else {
-							b := img.Bounds()
-							rec.Hash, rec.Width, rec.Height, rec.Quality = hash.String(), b.Dx(), b.Dy(), &q
-						}
-					}
+					err = p.hashOne(ctx, &h, j.in.Path, data, &rec)
 				}
 				if err != nil {
 					rec.Error = err.Error()
@@ -128,4 +125,29 @@ func (p pdqHasher) Run(ctx context.Context, inputs <-chan engine.Input, emit fun
 	err := g.Wait()
 	st.Decode = time.Duration(decode.Load())
 	return st, err
+}
+
+// hashOne decodes and hashes one image within the memory budget.
+func (p pdqHasher) hashOne(ctx context.Context, h *pdq.Hasher, path string, data []byte, rec *results.Record) error {
+	// PDQ's float luma and its scratch: 12 bytes per pixel more than the
+	// decoded image.
+	cost := imgproc.DecodeCost(data, 0, 12)
+	if err := p.budget.Acquire(ctx, cost); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	defer p.budget.Release(cost)
+	img, err := pdq.Decode(data)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	hash, q, err := h.Hash(img)
+	if b := img.Bounds(); b.Dx()*b.Dy() > 1<<22 {
+		*h = pdq.Hasher{} // its buffers grew with the image: not kept
+	}
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	b := img.Bounds()
+	rec.Hash, rec.Width, rec.Height, rec.Quality = hash.String(), b.Dx(), b.Dy(), &q
+	return nil
 }
