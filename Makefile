@@ -5,7 +5,7 @@ BIN       ?= bin/vouchsafe
 FUZZTIME  ?= 10s
 export VOUCHSAFE_ORT_DIR := $(ORT_DIR)
 
-.PHONY: all build ort ort-cuda demo test fuzz bench vsbench eval-report gpu-pack models vet clean
+.PHONY: all build ort ort-cuda demo test torture fuzz bench vsbench eval-report gpu-pack models vet clean
 
 all: build
 
@@ -33,6 +33,12 @@ test: ort vet
 	CGO_ENABLED=0 $(GO) build ./...
 	CGO_ENABLED=0 $(GO) test -count=1 ./engine ./cmd/vouchsafe ./pdq ./internal/imgproc
 	$(MAKE) fuzz FUZZTIME=$(FUZZTIME)
+
+# Corrupt, hostile and special inputs mixed with good ones, through the real
+# binary (NeuralHash and PDQ); `make test` runs a small size of it.
+TORTURE ?= 1200
+torture: ort
+	VOUCHSAFE_TORTURE=$(TORTURE) VOUCHSAFE_TORTURE_BOMBS=1 $(GO) test -count=1 -timeout 60m -v -run '^TestTorture$$' ./cmd/vouchsafe
 
 # Every parser, fuzzed briefly. scripts/fuzz.sh lists the targets.
 fuzz:
