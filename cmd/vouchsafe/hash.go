@@ -154,6 +154,8 @@ func runHash(env *cliEnv, args []string) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// After the first signal the run winds down; a second one kills it.
+	go func() { <-ctx.Done(); stop() }()
 
 	// Inputs: walk in the background; skip what is already hashed.
 	inputs := make(chan engine.Input, 256)
@@ -204,8 +206,17 @@ func runHash(env *cliEnv, args []string) int {
 	if err := rw.Flush(); err != nil && runErr == nil {
 		runErr = err
 	}
-	if err := <-walkErr; err != nil && runErr == nil && !errors.Is(err, context.Canceled) {
-		runErr = err
+	// The lister may be blocked reading stdin, which nothing can interrupt:
+	// on a signal it is not waited for.
+	select {
+	case err := <-walkErr:
+		if err != nil && runErr == nil && !errors.Is(err, context.Canceled) {
+			runErr = err
+		}
+	case <-ctx.Done():
+		if runErr == nil {
+			runErr = ctx.Err()
+		}
 	}
 	if *verbose {
 		el := time.Since(start)

@@ -129,9 +129,9 @@ func (p pdqHasher) Run(ctx context.Context, inputs <-chan engine.Input, emit fun
 
 // hashOne decodes and hashes one image within the memory budget.
 func (p pdqHasher) hashOne(ctx context.Context, h *pdq.Hasher, path string, data []byte, rec *results.Record) error {
-	// PDQ's float luma and its scratch: 12 bytes per pixel more than the
+	// PDQ's float luma and its scratch: 8 bytes per pixel more than the
 	// decoded image.
-	cost := imgproc.DecodeCost(data, 0, 12)
+	cost := imgproc.DecodeCost(data, 0, 8)
 	if err := p.budget.Acquire(ctx, cost); err != nil {
 		return fmt.Errorf("%s: %w", path, err)
 	}

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"syscall"
@@ -30,7 +31,7 @@ import (
 // input, every good file hashed as when hashed alone, peak RSS under 1.5 GB.
 // VOUCHSAFE_TORTURE=N sets the number of corrupt files (default 120, as CI
 // runs it; `make torture` uses 1200) and VOUCHSAFE_TORTURE_BOMBS=1 adds
-// 13377² 16-bit PNGs (2 GB each to decode in full).
+// 16-bit PNGs of 8000² and 13377² (0.9 and 2.5 GB to decode).
 func TestTorture(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short")
@@ -47,13 +48,13 @@ func TestTorture(t *testing.T) {
 	}
 	bombs := os.Getenv("VOUCHSAFE_TORTURE_BOMBS") == "1"
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "vouchsafe")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildVouchsafe(t, dir)
 	lib := filepath.Join(dir, "lib")
 	good, bad := buildCorpus(t, lib, n, bombs)
 	t.Logf("corpus: %d good files, %d corrupt or special ones (bombs: %v)", len(good), bad, bombs)
+	// A child's peak RSS (rusage) starts from this process's RSS at fork:
+	// hand back what making the bombs took.
+	debug.FreeOSMemory()
 
 	for _, algo := range []string{"neuralhash", "pdq"} {
 		alone := map[string]string{}
@@ -187,12 +188,14 @@ func buildCorpus(t *testing.T, dir string, n int, bombs bool) ([]string, int) {
 		}
 		write(fmt.Sprintf("bad_%04d%s", k, ext), b)
 	}
-	// Bombs: small files, large images.
-	side := 3000
+	// Bombs: small files, large images. With bombs, four that fit the
+	// default budget one at a time (8000² 16-bit: about 0.9 GB each to
+	// decode) and two that do not fit at all (13377², 2.5 GB).
+	sides := []int{3000, 3000}
 	if bombs {
-		side = 13377
+		sides = []int{8000, 8000, 8000, 8000, 13377, 13377}
 	}
-	for i := range 2 {
+	for i, side := range sides {
 		f, err := os.Create(filepath.Join(dir, fmt.Sprintf("bomb_%d.png", i)))
 		if err != nil {
 			t.Fatal(err)
@@ -224,4 +227,61 @@ func buildCorpus(t *testing.T, dir string, n int, bombs bool) ([]string, int) {
 	f.Close()
 	bad++
 	return good, bad
+}
+
+// buildVouchsafe builds the binary into dir: these tests need a process of
+// their own (its peak RSS, signals).
+func buildVouchsafe(t *testing.T, dir string) string {
+	bin := filepath.Join(dir, "vouchsafe")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// TestSignalStopsRun: SIGINT stops a run that waits on a path list from
+// stdin that nobody writes to, and one given a FIFO, with exit status 2.
+// Before issue 11 the first waited for stdin forever and the second
+// blocked in open(2), deaf to signals.
+func TestSignalStopsRun(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short")
+	}
+	if _, err := ort.FindLibrary(""); err != nil || !ort.Available {
+		t.Skip("needs ONNX Runtime (make ort)")
+	}
+	dir := t.TempDir()
+	bin := buildVouchsafe(t, dir)
+	fifo := filepath.Join(dir, "fifo.jpg")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, algo := range []string{"neuralhash", "pdq"} {
+		// A hang guard, not a timing assertion.
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+		cmd := exec.CommandContext(ctx, bin, "hash", "-v", "--algo", algo, "--list", "-", fifo)
+		stdin, err := cmd.StdinPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintln(stdin, fifo) // and then nothing more, but stdin stays open
+		// Give the process time to install its signal handler (an earlier
+		// signal would kill it, failing the exit-status check below).
+		time.Sleep(2 * time.Second)
+		cmd.Process.Signal(os.Interrupt)
+		err = cmd.Wait()
+		cancel()
+		stdin.Close()
+		if ctx.Err() != nil {
+			t.Fatalf("%s: still running 2 minutes after SIGINT\n%s", algo, stderr.Bytes())
+		}
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 {
+			t.Errorf("%s: %v after SIGINT, want exit status 2\n%s", algo, err, stderr.Bytes())
+		}
+	}
 }
