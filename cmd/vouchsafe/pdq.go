@@ -53,7 +53,19 @@ func (p pdqHasher) Run(ctx context.Context, inputs <-chan engine.Input, emit fun
 	g.Go(func() error {
 		defer close(jobs)
 		var seq int64
-		for in := range inputs {
+		for {
+			// The input stream may stall (stdin): a signal must still stop
+			// the run.
+			var in engine.Input
+			var ok bool
+			select {
+			case in, ok = <-inputs:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			if !ok {
+				return nil
+			}
 			select {
 			case jobs <- job{seq, in}:
 			case <-ctx.Done():
@@ -61,7 +73,6 @@ func (p pdqHasher) Run(ctx context.Context, inputs <-chan engine.Input, emit fun
 			}
 			seq++
 		}
-		return nil
 	})
 	var decode atomic.Int64
 	var running atomic.Int32
