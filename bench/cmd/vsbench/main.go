@@ -37,6 +37,7 @@ import (
 	"github.com/vouchsafe/vouchsafe/engine"
 	"github.com/vouchsafe/vouchsafe/internal/imgproc"
 	"github.com/vouchsafe/vouchsafe/internal/ort"
+	"github.com/vouchsafe/vouchsafe/internal/safeio"
 )
 
 func main() {
@@ -496,7 +497,7 @@ func decodeStage(ctx context.Context, files []string, workers int, c config) (St
 		if st, err := os.Stat(f); err == nil {
 			ps.TotalMBytes += float64(st.Size()) / 1e6
 		}
-		os.ReadFile(f)
+		safeio.ReadFile(f, safeio.MaxImageFile)
 	}
 	type job struct {
 		i     int
@@ -515,7 +516,7 @@ func decodeStage(ctx context.Context, files []string, workers int, c config) (St
 			var local []time.Duration
 			for j := range jobs {
 				t0 := time.Now()
-				data, err := os.ReadFile(files[j.i])
+				data, err := safeio.ReadFile(files[j.i], safeio.MaxImageFile)
 				var w, ht int
 				if err == nil {
 					info, perr := p.Prepare(data, dst)
