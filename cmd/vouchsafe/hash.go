@@ -11,6 +11,8 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/debug"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -223,6 +225,9 @@ func runHash(env *cliEnv, args []string) int {
 		fmt.Fprintf(env.stderr, "vouchsafe hash: %d images (%d failed, %d skipped) in %.2fs: %.1f img/s; %d batches; decode %.1f ms/img/core, inference %.2f ms/img (GOMAXPROCS %d)\n",
 			st.Images, st.Failed, skipped.Load(), el.Seconds(), float64(st.Images)/el.Seconds(), st.Batches,
 			msPer(st.Decode, st.Images), msPer(st.Infer, st.Images), runtime.GOMAXPROCS(0))
+		if kb := peakRSSKiB(); kb > 0 {
+			fmt.Fprintf(env.stderr, "vouchsafe hash: peak RSS %d MiB\n", kb>>10)
+		}
 	}
 	if runErr != nil {
 		return usageErr(env, "hash", runErr)
@@ -388,3 +393,20 @@ func outputHeader(algo string, o engine.Options) (results.Header, error) {
 
 // maxModelFile caps a model or seed file read for its digest.
 const maxModelFile = 1 << 30
+
+// peakRSSKiB returns the process's peak resident set size (VmHWM, Linux),
+// or 0 where it is not known. Unlike getrusage's, it starts at exec, not
+// at the parent's size when it forked.
+func peakRSSKiB() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return n
+		}
+	}
+	return 0
+}
