@@ -15,7 +15,7 @@ export ORT_DISABLE_TELEMETRY := 1
 TURBOJPEG_PREFIX ?= /usr
 CGO_SETTING = $(eval CGO_SETTING := $$(shell scripts/deps.sh $(TURBOJPEG_PREFIX)))$(CGO_SETTING)
 
-.PHONY: all build ort ort-cuda demo test fuzz bench vsbench eval-report gpu-pack gpu-check gpu-check-dry models vet clean
+.PHONY: all build ort ort-cuda demo test fuzz bench vsbench eval-report gpu-pack gpu-check gpu-check-dry models torture vet clean
 
 all: build
 
@@ -51,6 +51,12 @@ test: ort vet
 	$(CGO_SETTING) $(GO) test -count=1 -race ./engine ./internal/store ./internal/keyfile ./internal/results ./internal/safeio ./internal/shard
 	$(MAKE) gpu-check-dry CGO_SETTING='$(CGO_SETTING)'
 	$(MAKE) fuzz FUZZTIME=$(FUZZTIME) CGO_SETTING='$(CGO_SETTING)'
+
+# Corrupt, hostile and special inputs mixed with good ones, through the real
+# binary (NeuralHash and PDQ); `make test` runs a small size of it.
+TORTURE ?= 1200
+torture: ort
+	VOUCHSAFE_TORTURE=$(TORTURE) VOUCHSAFE_TORTURE_BOMBS=1 $(CGO_SETTING) $(GO) test -count=1 -timeout 60m -v -run '^TestTorture$$' ./cmd/vouchsafe
 
 # Every parser, fuzzed briefly. scripts/fuzz.sh lists the targets.
 fuzz:

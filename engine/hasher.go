@@ -16,10 +16,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"runtime"
 
+	"github.com/vouchsafe/vouchsafe/internal/imgproc"
 	"github.com/vouchsafe/vouchsafe/internal/ort"
+	"github.com/vouchsafe/vouchsafe/internal/safeio"
 	"github.com/vouchsafe/vouchsafe/models"
 )
 
@@ -65,6 +66,9 @@ type Options struct {
 	// CacheDir holds converted models (fp16) by model digest; empty means
 	// the user cache directory (os.UserCacheDir()/vouchsafe/models).
 	CacheDir string
+	// Budget bounds the memory of the images being decoded, over all
+	// workers; nil means a budget of imgproc.DefaultBudget for this run.
+	Budget *imgproc.Budget
 	// Logf, if set, receives one-line notices such as the device chosen.
 	Logf func(format string, args ...any)
 }
@@ -141,6 +145,9 @@ func NewHasher(opts Options) (*Hasher, error) {
 	return h, nil
 }
 
+// maxModelFile caps a model or seed file.
+const maxModelFile = 1 << 30
+
 func loadModelFiles(model, seed string) (onnxBytes, seedBytes []byte, name string, err error) {
 	if m, ok := models.Lookup(model); ok {
 		onnxBytes, seedBytes, name = m.ONNX, m.Seed, m.Name
@@ -148,14 +155,14 @@ func loadModelFiles(model, seed string) (onnxBytes, seedBytes []byte, name strin
 		if seed == "" {
 			return nil, nil, "", fmt.Errorf("model %s: a model file needs its seed file (--seed neuralhash_128x96_seed1.dat)", model)
 		}
-		onnxBytes, err = os.ReadFile(model)
+		onnxBytes, err = safeio.ReadFile(model, maxModelFile)
 		if err != nil {
 			return nil, nil, "", fmt.Errorf("model: %w", err)
 		}
 		name = model
 	}
 	if seed != "" {
-		seedBytes, err = os.ReadFile(seed)
+		seedBytes, err = safeio.ReadFile(seed, maxModelFile)
 		if err != nil {
 			return nil, nil, "", fmt.Errorf("seed: %w", err)
 		}

@@ -56,6 +56,10 @@ type Config struct {
 	Workers int
 	// AutoOrient applies the EXIF orientation when Hasher is nil.
 	AutoOrient bool
+	// Budget bounds the memory of the images being decoded, over all
+	// workers; nil means Hasher's Options.Budget, else a budget of
+	// imgproc.DefaultBudget for this run.
+	Budget *imgproc.Budget
 }
 
 // Record is the result for one input: what Config.Outputs asked for, or the
@@ -118,7 +122,7 @@ func Run(ctx context.Context, cfg Config, inputs iter.Seq[Input], emit func(Reco
 		decoders.Add(1)
 		g.Go(func() error {
 			defer decoders.Done()
-			return r.decode()
+			return r.decode(ctx)
 		})
 	}
 	g.Go(func() error {
@@ -179,6 +183,7 @@ type run struct {
 	bs, workers, streams int
 	inflight             int
 	decodeOpts           imgproc.DecodeOptions
+	budget               *imgproc.Budget
 	free                 chan *batch // batches not in use
 	work                 chan slot   // dispatch → decode
 	ready                chan *batch // decode → infer: sealed batches
@@ -210,6 +215,13 @@ func newRun(cfg Config) (*run, error) {
 	}
 	if r.workers <= 0 {
 		r.workers = runtime.GOMAXPROCS(0)
+	}
+	r.budget = cfg.Budget
+	if r.budget == nil && r.h != nil {
+		r.budget = r.h.opts.Budget
+	}
+	if r.budget == nil {
+		r.budget = imgproc.NewBudget(0)
 	}
 	r.decodeOpts.AutoOrient = orient
 	if orient && cfg.Outputs&OutPDQ != 0 {
@@ -335,19 +347,19 @@ type decoder struct {
 
 // decode is one decode worker: each slot's image is decoded once and every
 // requested per-image output computed from it.
-func (r *run) decode() error {
+func (r *run) decode(ctx context.Context) error {
 	d := &decoder{dec: imgproc.NewDecoder(), small: imgproc.NewRGB(InputSize, InputSize)}
 	defer d.dec.Close()
 	for s := range r.work {
 		t0 := time.Now()
-		r.decodeSlot(d, s.b, s.i)
+		r.decodeSlot(ctx, d, s.b, s.i)
 		r.decodeNanos.Add(int64(time.Since(t0)))
 		r.seal(s.b)
 	}
 	return nil
 }
 
-func (r *run) decodeSlot(d *decoder, b *batch, i int) {
+func (r *run) decodeSlot(ctx context.Context, d *decoder, b *batch, i int) {
 	rec := &b.recs[i]
 	data := b.mem[i]
 	b.mem[i] = nil
@@ -361,8 +373,20 @@ func (r *run) decodeSlot(d *decoder, b *batch, i int) {
 			return
 		}
 	}
-	r.decodes.Add(1)
 	out := r.cfg.Outputs
+	// Every worker decodes under one memory budget; PDQ decodes in full and
+	// keeps 8 more bytes per pixel.
+	minSide, extra := r.decodeOpts.MinSide, int64(0)
+	if out&OutPDQ != 0 {
+		minSide, extra = 0, 8
+	}
+	cost := imgproc.DecodeCost(data, minSide, extra)
+	if err := r.budget.Acquire(ctx, cost); err != nil {
+		rec.Err = fmt.Errorf("%s: %w", rec.Path, err)
+		return
+	}
+	defer r.budget.Release(cost)
+	r.decodes.Add(1)
 	var img image.Image
 	if out&OutPDQ != 0 {
 		// PDQ decodes as Meta's tools do (libjpeg through ImageMagick), so

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -9,15 +11,20 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/debug"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/vouchsafe/vouchsafe/engine"
+	"github.com/vouchsafe/vouchsafe/internal/imgproc"
 	"github.com/vouchsafe/vouchsafe/internal/inputs"
 	"github.com/vouchsafe/vouchsafe/internal/results"
 	"github.com/vouchsafe/vouchsafe/internal/safeio"
 	"github.com/vouchsafe/vouchsafe/internal/shard"
+	"github.com/vouchsafe/vouchsafe/models"
 	"golang.org/x/term"
 )
 
@@ -39,6 +46,8 @@ func runHash(env *cliEnv, args []string) int {
 		out      = fs.String("o", "", "write records to this file instead of stdout")
 		format   = fs.String("format", "jsonl", "output format: jsonl or csv")
 		resume   = fs.Bool("resume", false, "skip inputs already hashed in the -o file and append to it")
+		force    = fs.Bool("force", false, "overwrite an existing -o file")
+		memMiB   = fs.Int64("decode-mem", imgproc.DefaultBudget>>20, "MiB of memory that images being decoded may use at once, over all workers; a larger image is refused")
 		list     = fs.String("list", "", "read input paths from this file, one per line ('-' for stdin)")
 		algo     = fs.String("algo", "neuralhash", "neuralhash (a NeuralHash-compatible model) or pdq")
 		progress = fs.String("progress", "auto", "progress bar on stderr: auto (when it is a terminal), always or never")
@@ -72,7 +81,15 @@ func runHash(env *cliEnv, args []string) int {
 		o.Logf = func(format string, a ...any) { fmt.Fprintf(env.stderr, "vouchsafe hash: "+format+"\n", a...) }
 	}
 
-	cfg := engine.Config{Workers: o.Workers}
+	if *memMiB <= 0 {
+		return usageErr(env, "hash", errors.New("--decode-mem must be positive"))
+	}
+	o.Budget = imgproc.NewBudget(*memMiB << 20)
+	// Let the garbage collector return a large image's memory before the
+	// heap doubles: the budget bounds live memory, this bounds the rest.
+	debug.SetMemoryLimit(o.Budget.Total() + 384<<20)
+
+	cfg := engine.Config{Workers: o.Workers, Budget: o.Budget}
 	switch *algo {
 	case "neuralhash":
 		nh, err := engine.NewHasher(o)
@@ -93,24 +110,30 @@ func runHash(env *cliEnv, args []string) int {
 		return usageErr(env, "hash", fmt.Errorf("unknown --algo %q (want neuralhash or pdq)", *algo))
 	}
 
+	hdr, err := outputHeader(*algo, o)
+	if err != nil {
+		return usageErr(env, "hash", err)
+	}
 	// Output, and what an earlier run already did.
 	var w io.Writer = env.stdout
 	var done map[string]bool
-	header := true
+	header := &hdr
 	if *out != "" {
 		var file *os.File
 		if *resume {
 			var d *results.Done
-			file, d, err = results.OpenForResume(*out, f)
+			file, d, err = results.OpenForResume(*out, f, hdr)
 			if err == nil {
 				done = d.Hashed
-				header = d.Valid == 0
+				if d.Header != nil {
+					header = nil
+				}
 				if *verbose {
 					fmt.Fprintf(env.stderr, "vouchsafe hash: resuming %s: %d records, %d hashed\n", *out, d.Records, len(d.Hashed))
 				}
 			}
 		} else {
-			file, err = os.Create(*out)
+			file, err = results.Create(*out, *force)
 		}
 		if err != nil {
 			return usageErr(env, "hash", err)
@@ -125,6 +148,8 @@ func runHash(env *cliEnv, args []string) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// After the first signal the run winds down; a second one kills it.
+	go func() { <-ctx.Done(); stop() }()
 
 	// Inputs: the list, then the roots; skip what is already hashed.
 	var skipped atomic.Int64
@@ -133,7 +158,7 @@ func runHash(env *cliEnv, args []string) int {
 		if !sh.Has(in.Path) {
 			return true // another shard's
 		}
-		if done[in.Path] {
+		if done[results.Canonical(in.Path)] {
 			skipped.Add(1)
 			return true
 		}
@@ -160,7 +185,13 @@ func runHash(env *cliEnv, args []string) int {
 	if err := rw.Flush(); err != nil && runErr == nil {
 		runErr = err
 	}
-	if err := walkErr; err != nil && runErr == nil && !errors.Is(err, context.Canceled) {
+	// The lister may be blocked reading stdin, which nothing can interrupt:
+	// after a signal Run does not wait for it, so neither is walkErr read.
+	if ctx.Err() != nil {
+		if runErr == nil {
+			runErr = ctx.Err()
+		}
+	} else if err := walkErr; err != nil && runErr == nil && !errors.Is(err, context.Canceled) {
 		runErr = err
 	}
 	if *verbose {
@@ -168,6 +199,9 @@ func runHash(env *cliEnv, args []string) int {
 		fmt.Fprintf(env.stderr, "vouchsafe hash: %d images (%d failed, %d skipped) in %.2fs: %.1f img/s; %d batches; decode %.1f ms/img/core, inference %.2f ms/img (GOMAXPROCS %d)\n",
 			st.Images, st.Failed, skipped.Load(), el.Seconds(), float64(st.Images)/el.Seconds(), st.Batches,
 			msPer(st.Decode, st.Images), msPer(st.Infer, st.Images), runtime.GOMAXPROCS(0))
+		if kb := peakRSSKiB(); kb > 0 {
+			fmt.Fprintf(env.stderr, "vouchsafe hash: peak RSS %d MiB\n", kb>>10)
+		}
 	}
 	if runErr != nil {
 		return usageErr(env, "hash", runErr)
@@ -326,4 +360,61 @@ func (p *progress) finish() {
 		p.draw()
 		fmt.Fprintln(p.w)
 	}
+}
+
+// outputHeader names what the run's hashes depend on: the algorithm, the
+// model and seed (by digest) and the decoding settings, so that --resume
+// never mixes two kinds of hashes in one file.
+func outputHeader(algo string, o engine.Options) (results.Header, error) {
+	if algo == "pdq" {
+		return results.Header{Algo: "pdq"}, nil
+	}
+	h := results.Header{Algo: algo, Model: o.Model, Settings: fmt.Sprintf("exact=%t auto_orient=%t", o.Exact, o.AutoOrient)}
+	if o.Precision != "" && o.Precision != "fp32" {
+		// fp16 moves hash bits: never resume one precision with another.
+		h.Settings += " precision=" + o.Precision
+	}
+	var model, seed []byte
+	if m, ok := models.Lookup(o.Model); ok {
+		model, seed = m.ONNX, m.Seed
+	} else {
+		h.Model = "file"
+		var err error
+		if model, err = safeio.ReadFile(o.Model, maxModelFile); err != nil {
+			return h, err
+		}
+	}
+	if o.Seed != "" {
+		var err error
+		if seed, err = safeio.ReadFile(o.Seed, maxModelFile); err != nil {
+			return h, err
+		}
+	}
+	sum := sha256.New()
+	for _, b := range [][]byte{model, seed} {
+		d := sha256.Sum256(b)
+		sum.Write(d[:])
+	}
+	h.ModelDigest = "sha256:" + hex.EncodeToString(sum.Sum(nil))
+	return h, nil
+}
+
+// maxModelFile caps a model or seed file read for its digest.
+const maxModelFile = 1 << 30
+
+// peakRSSKiB returns the process's peak resident set size (VmHWM, Linux),
+// or 0 where it is not known. Unlike getrusage's, it starts at exec, not
+// at the parent's size when it forked.
+func peakRSSKiB() int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			n, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return n
+		}
+	}
+	return 0
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"encoding/hex"
 	"fmt"
+	"image"
+	"image/png"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -55,6 +57,43 @@ func TestScripts(t *testing.T) {
 				b, err := hex.DecodeString(args[1])
 				ts.Check(err)
 				ts.Check(os.WriteFile(ts.MkAbs(args[0]), b, 0o644))
+			},
+			// tear FILE N: cut the last N bytes (a run killed mid-write).
+			"tear": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 2 {
+					ts.Fatalf("usage: tear FILE N")
+				}
+				n, err := strconv.Atoi(args[1])
+				ts.Check(err)
+				b, err := os.ReadFile(ts.MkAbs(args[0]))
+				ts.Check(err)
+				ts.Check(os.WriteFile(ts.MkAbs(args[0]), b[:max(len(b)-n, 0)], 0o644))
+			},
+			// cphex SRC DIR HEXNAME: copy SRC into DIR under a name given in
+			// hex (names that are not UTF-8, or hold a newline).
+			"cphex": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 3 {
+					ts.Fatalf("usage: cphex SRC DIR HEXNAME")
+				}
+				name, err := hex.DecodeString(args[2])
+				ts.Check(err)
+				b, err := os.ReadFile(ts.MkAbs(args[0]))
+				ts.Check(err)
+				ts.Check(os.WriteFile(filepath.Join(ts.MkAbs(args[1]), string(name)), b, 0o644))
+			},
+			// pngbomb NAME SIDE: a small PNG of SIDE² 16-bit RGBA pixels,
+			// which costs 8 bytes per pixel to decode.
+			"pngbomb": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 2 {
+					ts.Fatalf("usage: pngbomb NAME SIDE")
+				}
+				n, err := strconv.Atoi(args[1])
+				ts.Check(err)
+				f, err := os.Create(ts.MkAbs(args[0]))
+				ts.Check(err)
+				enc := png.Encoder{CompressionLevel: png.BestSpeed}
+				ts.Check(enc.Encode(f, image.NewNRGBA64(image.Rect(0, 0, n, n))))
+				ts.Check(f.Close())
 			},
 			// mkfifo NAME: a named pipe that nothing writes to.
 			"mkfifo": func(ts *testscript.TestScript, neg bool, args []string) {

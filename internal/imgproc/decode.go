@@ -158,6 +158,12 @@ func (d *Decoder) Decode(data []byte, dst *RGB, opts DecodeOptions) (Info, error
 		orient(dst, &d.tmp, info.Orientation)
 	}
 	info.DecodedWidth, info.DecodedHeight = dst.Rect.Dx(), dst.Rect.Dy()
+	if cap(d.tmp.Pix) > retainMax {
+		d.tmp = RGB{}
+	}
+	if d.jpeg != nil && cap(d.jpeg.cmyk) > retainMax {
+		d.jpeg.cmyk = nil
+	}
 	return info, nil
 }
 

@@ -73,3 +73,30 @@ func mustReadF(f *testing.F, path string) []byte {
 	}
 	return data
 }
+
+// FuzzProbe checks that no header makes Probe panic, and that the size it
+// reads is the decoder's whenever both succeed (the memory budget and the
+// pixel cap rely on it).
+func FuzzProbe(f *testing.F) {
+	addFixtureSeeds(f)
+	f.Add([]byte("\xff\xd8\xff\xdb\x00\x43"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		h, err := Probe(data)
+		if err != nil {
+			return
+		}
+		if h.Width <= 0 || h.Height <= 0 || h.BytesPerPixel <= 0 {
+			t.Fatalf("Probe = %+v without error", h)
+		}
+		if int64(h.Width)*int64(h.Height) > 1<<22 {
+			return
+		}
+		_, info, err := Decode(data)
+		if err == nil && (info.Width != h.Width || info.Height != h.Height) {
+			t.Fatalf("Probe says %dx%d, Decode %dx%d", h.Width, h.Height, info.Width, info.Height)
+		}
+		if DecodeCost(data, Side, 0) < int64(len(data)) {
+			t.Fatal("DecodeCost below the input's size")
+		}
+	})
+}

@@ -6,7 +6,7 @@ package imgproc
 const haveTurbo = false
 
 // turboDecoder is absent in pure-Go builds: JPEG goes through image/jpeg.
-type turboDecoder struct{}
+type turboDecoder struct{ cmyk []uint8 }
 
 func newTurboDecoder() *turboDecoder { return nil }
 

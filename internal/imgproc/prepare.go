@@ -62,9 +62,16 @@ func (p *Preparer) PrepareRGB(data []byte) (*RGB, Info, error) {
 	}
 	info, err := p.dec.Decode(data, &p.img, opts)
 	if err != nil {
+		if cap(p.img.Pix) > retainMax {
+			p.img = RGB{}
+		}
 		return nil, info, err
 	}
-	if err := p.rs.Resize(p.small, &p.img); err != nil {
+	err = p.rs.Resize(p.small, &p.img)
+	if cap(p.img.Pix) > retainMax {
+		p.img = RGB{} // a large image's pixels are not kept for the next
+	}
+	if err != nil {
 		return nil, info, err
 	}
 	return p.small, info, nil

@@ -20,7 +20,8 @@ type Header struct {
 	Width, Height int
 	// BytesPerPixel is the most memory per pixel the decoder of this
 	// format may hold for the decoded image (before conversion to RGB);
-	// for JPEG, the DCT coefficients of a progressive or multi-scan file.
+	// for JPEG, one byte per component, or the DCT coefficients (two bytes
+	// per component) that a progressive or multi-scan file keeps.
 	BytesPerPixel int
 }
 
@@ -115,9 +116,13 @@ func probeJPEG(data []byte) (Header, error) {
 			h.Height = int(data[p+3])<<8 | int(data[p+4])
 			h.Width = int(data[p+5])<<8 | int(data[p+6])
 			// A progressive or multi-scan file keeps every coefficient (two
-			// bytes per sample) until its last scan; which one this is shows
-			// only later, so assume it.
-			h.BytesPerPixel = 2 * max(int(data[p+7]), 1)
+			// bytes per sample) until its last scan. Entropy-coded data
+			// cannot hold FF DA, so counting it counts the scans.
+			comps := max(int(data[p+7]), 1)
+			h.BytesPerPixel = comps
+			if m&3 == 2 || bytes.Count(data[p:], []byte{0xff, 0xda}) > 1 {
+				h.BytesPerPixel = 2 * comps
+			}
 			if h.Width <= 0 || h.Height <= 0 {
 				return fail(fmt.Errorf("invalid size %dx%d", h.Width, h.Height))
 			}

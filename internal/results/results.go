@@ -10,15 +10,19 @@ package results
 import (
 	"bufio"
 	"bytes"
+	"encoding/base64"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Format is an output format.
@@ -42,8 +46,13 @@ func ParseFormat(s string) (Format, error) {
 }
 
 // Record is one output line. Exactly one of Hash and Error is non-empty.
+//
+// JSON strings hold only UTF-8, so a path that is not valid UTF-8 is written
+// with its invalid bytes replaced (for reading) and, exactly, in base64 as
+// path_base64, which Scan prefers: two distinct names never collapse.
 type Record struct {
 	Path    string `json:"path"`
+	PathB64 string `json:"path_base64,omitempty"` // set by Write, read by Scan
 	Hash    string `json:"hash,omitempty"`
 	Width   int    `json:"width,omitempty"`
 	Height  int    `json:"height,omitempty"`
@@ -51,7 +60,30 @@ type Record struct {
 	Error   string `json:"error,omitempty"`
 }
 
-// csvHeader is the first line of a CSV file.
+// Header names what produced an output file: a resumed run must use the
+// same algorithm, model and settings, or its records would mix two hashes.
+// It is the first line of the file: a JSON object in JSON Lines, a
+// "#"-comment holding the same JSON before the column names in CSV.
+type Header struct {
+	Vouchsafe int    `json:"vouchsafe"` // format version, 1
+	Algo      string `json:"algo"`      // "neuralhash" or "pdq"
+	Model     string `json:"model,omitempty"`
+	// ModelDigest is "sha256:" and the hex SHA-256 of the model and seed.
+	ModelDigest string `json:"model_digest,omitempty"`
+	// Settings lists what else changes the hashes ("exact=false ...").
+	Settings string `json:"settings,omitempty"`
+}
+
+// ErrMismatch is returned (wrapped, with both headers) when a file to
+// resume was written by another algorithm, model or settings.
+var ErrMismatch = errors.New("output file was written with other settings")
+
+func (h Header) String() string {
+	b, _ := json.Marshal(h)
+	return string(b)
+}
+
+// csvHeader is the column line of a CSV file.
 var csvHeader = []string{"path", "hash", "width", "height", "quality", "error"}
 
 // Writer appends records to a file in whole lines.
@@ -66,16 +98,25 @@ type Writer struct {
 	FlushEvery time.Duration
 }
 
-// NewWriter returns a Writer on w. If header is true and the format is CSV, the
-// header line is written first.
-func NewWriter(w io.Writer, f Format, header bool) (*Writer, error) {
+// NewWriter returns a Writer on w. If hdr is not nil, the header line (and,
+// for CSV, the column names) is written first.
+func NewWriter(w io.Writer, f Format, hdr *Header) (*Writer, error) {
 	wr := &Writer{w: w, format: f, FlushBytes: 64 << 10, FlushEvery: 250 * time.Millisecond, lastFlush: time.Now()}
 	wr.csv = csv.NewWriter(&wr.buf)
-	if f == CSV && header {
-		if err := wr.csv.Write(csvHeader); err != nil {
-			return nil, err
+	if hdr != nil {
+		h := *hdr
+		h.Vouchsafe = 1
+		if f == CSV {
+			wr.buf.WriteString("# ")
 		}
-		wr.csv.Flush()
+		wr.buf.WriteString(h.String())
+		wr.buf.WriteByte('\n')
+		if f == CSV {
+			if err := wr.csv.Write(csvHeader); err != nil {
+				return nil, err
+			}
+			wr.csv.Flush()
+		}
 	}
 	return wr, nil
 }
@@ -102,6 +143,11 @@ func (wr *Writer) Write(r Record) error {
 		}
 	default:
 		r.Error = oneLine(r.Error)
+		r.PathB64 = ""
+		if !utf8.ValidString(r.Path) {
+			r.PathB64 = base64.StdEncoding.EncodeToString([]byte(r.Path))
+			r.Path = strings.ToValidUTF8(r.Path, "\uFFFD")
+		}
 		b, err := json.Marshal(r)
 		if err != nil {
 			return err
@@ -132,45 +178,93 @@ func oneLine(s string) string {
 
 // Done is what an earlier run wrote.
 type Done struct {
-	Hashed  map[string]bool // paths that have a hash
-	Records int             // complete records read
-	Valid   int64           // bytes of complete lines; anything after is a torn tail
-	Header  bool            // a CSV header was present
+	// Hashed holds the canonical form (Canonical) of every path with a hash.
+	Hashed  map[string]bool
+	Records int     // complete records read
+	Valid   int64   // bytes of complete lines; anything after is a torn tail
+	Header  *Header // the file's header line; nil for an empty file
+}
+
+// Canonical is the form of a path that resume compares: absolute and
+// cleaned, so the same file named as "lib/a.jpg", "./lib/a.jpg" or
+// "/home/u/lib/a.jpg" is hashed once. Relative paths are taken against the
+// current directory.
+func Canonical(path string) string {
+	if a, err := filepath.Abs(path); err == nil {
+		return a
+	}
+	return filepath.Clean(path)
 }
 
 // Scan reads an output file written by Writer. A final line without its
 // newline is a torn write and is not counted; a complete line that does not
-// parse is an error naming the line, since the file is then not ours.
+// parse is an error naming the line, since the file is then not ours. A
+// non-empty file must start with a header line.
 func Scan(r io.Reader, f Format) (*Done, error) {
 	d := &Done{Hashed: map[string]bool{}}
 	br := bufio.NewReaderSize(r, 1<<16)
 	line := 0
+	var rec []byte
 	for {
 		b, err := br.ReadBytes('\n')
 		if errors.Is(err, io.EOF) {
-			return d, nil // b, if any, is a torn tail
+			return d, nil // rec and b, if any, are a torn tail
 		}
 		if err != nil {
 			return nil, err
 		}
 		line++
-		rec, isHeader, perr := parseLine(b, f, line == 1)
+		if d.Header == nil {
+			h, perr := parseHeader(b, f)
+			if perr != nil {
+				return nil, fmt.Errorf("line %d: %w", line, perr)
+			}
+			d.Header = h
+			d.Valid += int64(len(b))
+			continue
+		}
+		rec = append(rec, b...)
+		// A quoted CSV field may hold newlines: the record goes on until
+		// its quotes balance ("" inside a field keeps the count even).
+		if f == CSV && bytes.Count(rec, []byte{'"'})%2 == 1 {
+			continue
+		}
+		n := len(rec)
+		r, isHeader, perr := parseLine(rec, f)
+		rec = rec[:0]
 		if perr != nil {
 			return nil, fmt.Errorf("line %d: %w", line, perr)
 		}
-		d.Valid += int64(len(b))
+		d.Valid += int64(n)
 		if isHeader {
-			d.Header = true
 			continue
 		}
 		d.Records++
-		if rec.Hash != "" && rec.Error == "" {
-			d.Hashed[rec.Path] = true
+		if r.Hash != "" && r.Error == "" {
+			d.Hashed[Canonical(r.Path)] = true
 		}
 	}
 }
 
-func parseLine(b []byte, f Format, first bool) (Record, bool, error) {
+func parseHeader(b []byte, f Format) (*Header, error) {
+	b = bytes.TrimSuffix(b, []byte("\n"))
+	if f == CSV {
+		var ok bool
+		if b, ok = bytes.CutPrefix(b, []byte("# ")); !ok {
+			return nil, errors.New("no header line (written by an older vouchsafe, or not by vouchsafe hash)")
+		}
+	}
+	var h Header
+	if err := json.Unmarshal(b, &h); err != nil || h.Vouchsafe == 0 || h.Algo == "" {
+		return nil, errors.New("no header line (written by an older vouchsafe, or not by vouchsafe hash)")
+	}
+	if h.Vouchsafe != 1 {
+		return nil, fmt.Errorf("header of format version %d, want 1", h.Vouchsafe)
+	}
+	return &h, nil
+}
+
+func parseLine(b []byte, f Format) (Record, bool, error) {
 	var r Record
 	if f == CSV {
 		fields, err := csv.NewReader(bytes.NewReader(b)).Read()
@@ -180,7 +274,7 @@ func parseLine(b []byte, f Format, first bool) (Record, bool, error) {
 		if len(fields) != len(csvHeader) {
 			return r, false, fmt.Errorf("%d CSV fields, want %d", len(fields), len(csvHeader))
 		}
-		if first && strings.Join(fields, ",") == strings.Join(csvHeader, ",") {
+		if strings.Join(fields, ",") == strings.Join(csvHeader, ",") {
 			return r, true, nil
 		}
 		r.Path, r.Hash, r.Error = fields[0], fields[1], fields[5]
@@ -188,6 +282,13 @@ func parseLine(b []byte, f Format, first bool) (Record, bool, error) {
 	}
 	if err := json.Unmarshal(b, &r); err != nil {
 		return r, false, err
+	}
+	if r.PathB64 != "" {
+		p, err := base64.StdEncoding.DecodeString(r.PathB64)
+		if err != nil {
+			return r, false, fmt.Errorf("path_base64: %w", err)
+		}
+		r.Path, r.PathB64 = string(p), ""
 	}
 	if r.Path == "" {
 		return r, false, errors.New("record without a path")
@@ -197,13 +298,21 @@ func parseLine(b []byte, f Format, first bool) (Record, bool, error) {
 
 // OpenForResume opens path for appending after what an earlier run wrote,
 // cutting a torn final line. It returns the records already there. A missing
-// file is created.
-func OpenForResume(path string, f Format) (*os.File, *Done, error) {
+// or empty file is created and gets hdr written by the caller's Writer
+// (Done.Header is then nil); a file whose header differs from hdr is
+// refused with ErrMismatch.
+func OpenForResume(path string, f Format, hdr Header) (*os.File, *Done, error) {
 	file, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return nil, nil, err
 	}
 	d, err := Scan(file, f)
+	if err == nil && d.Header != nil {
+		hdr.Vouchsafe = 1
+		if *d.Header != hdr {
+			err = fmt.Errorf("%w: it has %s, this run %s", ErrMismatch, d.Header, hdr)
+		}
+	}
 	if err != nil {
 		file.Close()
 		return nil, nil, fmt.Errorf("resume %s: %w", path, err)
@@ -217,4 +326,19 @@ func OpenForResume(path string, f Format) (*os.File, *Done, error) {
 		return nil, nil, err
 	}
 	return file, d, nil
+}
+
+// Create creates path for a new run's records. An existing file is refused
+// unless force is set (then it is truncated): records of an earlier run are
+// never lost by accident.
+func Create(path string, force bool) (*os.File, error) {
+	flag := os.O_WRONLY | os.O_CREATE | os.O_EXCL
+	if force {
+		flag = os.O_WRONLY | os.O_CREATE | os.O_TRUNC
+	}
+	file, err := os.OpenFile(path, flag, 0o644)
+	if errors.Is(err, fs.ErrExist) {
+		return nil, fmt.Errorf("%s exists: --resume to add to it, --force to overwrite it", path)
+	}
+	return file, err
 }

@@ -2,6 +2,7 @@ package results
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,11 +11,15 @@ import (
 
 func q(n int) *int { return &n }
 
+var testHeader = Header{Algo: "neuralhash", Model: "default", ModelDigest: "sha256:00", Settings: "exact=false"}
+
+const testHeader1 = `{"vouchsafe":1,"algo":"neuralhash","model":"default","model_digest":"sha256:00","settings":"exact=false"}` + "\n"
+
 func TestRoundTrip(t *testing.T) {
 	for _, f := range []Format{JSONL, CSV} {
 		t.Run(string(f), func(t *testing.T) {
 			var buf bytes.Buffer
-			w, err := NewWriter(&buf, f, true)
+			w, err := NewWriter(&buf, f, &testHeader)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -35,16 +40,16 @@ func TestRoundTrip(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if d.Records != 3 || len(d.Hashed) != 2 || !d.Hashed["a.jpg"] || !d.Hashed["p.jpg"] || d.Hashed[recs[1].Path] {
+			if d.Records != 3 || len(d.Hashed) != 2 || !d.Hashed[Canonical("a.jpg")] || !d.Hashed[Canonical("p.jpg")] || d.Hashed[Canonical(recs[1].Path)] {
 				t.Fatalf("scan = %+v", d)
 			}
 			if d.Valid != int64(buf.Len()) {
 				t.Fatalf("valid = %d, want %d", d.Valid, buf.Len())
 			}
-			if f == CSV && !d.Header {
-				t.Fatal("CSV header not seen")
+			if d.Header == nil || d.Header.Algo != "neuralhash" {
+				t.Fatalf("header not seen: %+v", d.Header)
 			}
-			if strings.Count(buf.String(), "\n") != 3+btoi(f == CSV) {
+			if strings.Count(buf.String(), "\n") != 4+btoi(f == CSV) {
 				t.Fatalf("error text was not kept on one line:\n%s", buf.String())
 			}
 		})
@@ -63,19 +68,19 @@ func btoi(b bool) int {
 func TestResumeCutsTornTail(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "out.jsonl")
-	good := `{"path":"a.jpg","hash":"0123456789abcdef01234567","width":1,"height":1}` + "\n" +
+	good := testHeader1 + `{"path":"a.jpg","hash":"0123456789abcdef01234567","width":1,"height":1}` + "\n" +
 		`{"path":"b.jpg","error":"bad"}` + "\n"
 	if err := os.WriteFile(p, []byte(good+`{"path":"c.jpg","ha`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	f, d, err := OpenForResume(p, JSONL)
+	f, d, err := OpenForResume(p, JSONL, testHeader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d.Records != 2 || !d.Hashed["a.jpg"] || d.Hashed["b.jpg"] || d.Hashed["c.jpg"] {
+	if d.Records != 2 || !d.Hashed[Canonical("a.jpg")] || d.Hashed[Canonical("b.jpg")] || d.Hashed[Canonical("c.jpg")] {
 		t.Fatalf("done = %+v", d)
 	}
-	w, _ := NewWriter(f, JSONL, false)
+	w, _ := NewWriter(f, JSONL, nil)
 	w.Write(Record{Path: "c.jpg", Hash: "ffffffffffffffffffffffff", Width: 2, Height: 2})
 	w.Flush()
 	f.Close()
@@ -103,7 +108,7 @@ func TestScanRejectsForeignFile(t *testing.T) {
 
 func TestWriterFlushesWholeLines(t *testing.T) {
 	var writes []string
-	w, _ := NewWriter(writerFunc(func(b []byte) { writes = append(writes, string(b)) }), JSONL, false)
+	w, _ := NewWriter(writerFunc(func(b []byte) { writes = append(writes, string(b)) }), JSONL, nil)
 	w.FlushBytes = 1 // flush after every record
 	for i := range 5 {
 		w.Write(Record{Path: strings.Repeat("x", i+1), Hash: "0123456789abcdef01234567"})
@@ -124,8 +129,9 @@ type writerFunc func([]byte)
 func (f writerFunc) Write(b []byte) (int, error) { f(b); return len(b), nil }
 
 func FuzzScan(f *testing.F) {
-	f.Add([]byte(`{"path":"a","hash":"0123456789abcdef01234567"}`+"\n"), false)
-	f.Add([]byte("path,hash,width,height,quality,error\na,00,1,1,,\n"), true)
+	f.Add([]byte(testHeader1+`{"path":"a","hash":"0123456789abcdef01234567"}`+"\n"), false)
+	f.Add([]byte("# "+testHeader1+"path,hash,width,height,quality,error\na,00,1,1,,\n\"b\nc\",00,1,1,,\n"), true)
+	f.Add([]byte(testHeader1+`{"path":"\ufffd","path_base64":"/w==","hash":"00"}`+"\n"), false)
 	f.Add([]byte("\n\n{"), false)
 	f.Fuzz(func(t *testing.T, b []byte, csv bool) {
 		fm := JSONL
@@ -140,4 +146,72 @@ func FuzzScan(f *testing.F) {
 			t.Fatalf("valid prefix %d of %d bytes does not end a line", d.Valid, len(b))
 		}
 	})
+}
+
+// Issue 11 item 7: a file of another algorithm, model or settings is not
+// resumed; an existing file is not overwritten without force.
+func TestResumeRefusesMismatch(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "out.jsonl")
+	if err := os.WriteFile(p, []byte(testHeader1), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range []Header{
+		{Algo: "pdq"},
+		{Algo: "neuralhash", Model: "default", ModelDigest: "sha256:01", Settings: "exact=false"},
+		{Algo: "neuralhash", Model: "default", ModelDigest: "sha256:00", Settings: "exact=true"},
+	} {
+		if _, _, err := OpenForResume(p, JSONL, h); !errors.Is(err, ErrMismatch) {
+			t.Errorf("resume with %s: %v, want ErrMismatch", h, err)
+		}
+	}
+	// A file without a header (an older version's) is not resumed either.
+	old := filepath.Join(dir, "old.jsonl")
+	os.WriteFile(old, []byte(`{"path":"a.jpg","hash":"0123456789abcdef01234567"}`+"\n"), 0o644)
+	if _, _, err := OpenForResume(old, JSONL, testHeader); err == nil || !strings.Contains(err.Error(), "no header") {
+		t.Errorf("resume of a file without header: %v", err)
+	}
+	if _, err := Create(p, false); err == nil || !strings.Contains(err.Error(), "--force") {
+		t.Errorf("Create over an existing file: %v", err)
+	}
+	f, err := Create(p, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if st, _ := os.Stat(p); st.Size() != 0 {
+		t.Errorf("Create with force left %d bytes", st.Size())
+	}
+}
+
+// Paths that are not UTF-8 survive JSON Lines; paths with newlines survive
+// CSV; the same file named two ways is one key.
+func TestPathsLossless(t *testing.T) {
+	paths := []string{"a\xff.jpg", "a\xfe.jpg", "new\nline.jpg", "comma,\"quote\".jpg", "ok.jpg"}
+	for _, f := range []Format{JSONL, CSV} {
+		var buf bytes.Buffer
+		w, _ := NewWriter(&buf, f, &testHeader)
+		for _, p := range paths {
+			w.Write(Record{Path: p, Hash: "0123456789abcdef01234567"})
+		}
+		w.Flush()
+		// A torn copy of the last record must not count.
+		torn := buf.String() + strings.Split(buf.String(), "\n")[2][:5]
+		d, err := Scan(strings.NewReader(torn), f)
+		if err != nil {
+			t.Fatalf("%s: %v", f, err)
+		}
+		if d.Records != len(paths) || len(d.Hashed) != len(paths) || d.Valid != int64(buf.Len()) {
+			t.Fatalf("%s: %d records, %d hashed, valid %d of %d", f, d.Records, len(d.Hashed), d.Valid, buf.Len())
+		}
+		for _, p := range paths {
+			if !d.Hashed[Canonical(p)] {
+				t.Errorf("%s: %q not found after a round trip", f, p)
+			}
+		}
+	}
+	wd, _ := os.Getwd()
+	if Canonical("x/../a.jpg") != Canonical(filepath.Join(wd, "a.jpg")) || Canonical("./a.jpg") != Canonical("a.jpg") {
+		t.Error("Canonical does not make one key of one file")
+	}
 }

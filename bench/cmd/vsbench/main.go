@@ -43,6 +43,7 @@ import (
 	"github.com/vouchsafe/vouchsafe/internal/imgproc"
 	"github.com/vouchsafe/vouchsafe/internal/inputs"
 	"github.com/vouchsafe/vouchsafe/internal/ort"
+	"github.com/vouchsafe/vouchsafe/internal/safeio"
 )
 
 func main() {
@@ -551,7 +552,7 @@ func decodeStage(ctx context.Context, files []string, workers int, c config) (St
 		if st, err := os.Stat(f); err == nil {
 			ps.TotalMBytes += float64(st.Size()) / 1e6
 		}
-		os.ReadFile(f)
+		safeio.ReadFile(f, safeio.MaxImageFile)
 	}
 	type job struct {
 		i     int
@@ -570,7 +571,7 @@ func decodeStage(ctx context.Context, files []string, workers int, c config) (St
 			var local []time.Duration
 			for j := range jobs {
 				t0 := time.Now()
-				data, err := os.ReadFile(files[j.i])
+				data, err := safeio.ReadFile(files[j.i], safeio.MaxImageFile)
 				var w, ht int
 				if err == nil {
 					info, perr := p.Prepare(data, dst)
