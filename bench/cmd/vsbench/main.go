@@ -32,6 +32,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -196,6 +197,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.StringVar(&c.RefScript, "reference-script", "bench/reference.py", "the reference pipeline script")
 	fs.StringVar(&c.RefProv, "reference-provider", "", "ONNX Runtime provider for the reference (default CPUExecutionProvider)")
 	fs.StringVar(&c.ORTLibrary, "ort-lib", "", "ONNX Runtime library or folder (default: $VOUCHSAFE_ORT_LIB, $VOUCHSAFE_ORT_DIR, .cache/ort)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	fs.StringVar(&jsonOut, "json", "", "write the JSON report to this file ('-': stdout, the table then goes to stderr)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: vsbench [flags] PATH... (photo files or folders)")
@@ -247,6 +249,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	table, jsonW := stdout, io.Writer(nil)
 	if jsonOut == "-" {
 		table, jsonW = stderr, stdout
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return usage(err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return usage(err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	rep, failed := measureRounds(ctx, c, stderr)
 	if err := writeTable(table, rep.Stages); err != nil {
