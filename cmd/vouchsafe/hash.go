@@ -23,13 +23,6 @@ func init() {
 	register(command{name: "hash", usage: "hash images: NeuralHash-compatible models or PDQ", run: runHash})
 }
 
-// Exit statuses of hash.
-const (
-	exitOK       = 0
-	exitSomeFail = 1 // the run finished; one or more inputs have an error record
-	exitUsage    = 2 // bad flags, or the run could not start or had to stop
-)
-
 func runHash(env *cliEnv, args []string) int {
 	fs := newFlagSet(env, "hash", "[flags] PATH... (files or folders; --list FILE or --list - for paths one per line)")
 	var (
@@ -43,13 +36,13 @@ func runHash(env *cliEnv, args []string) int {
 		verbose  = fs.Bool("v", false, "report the device, model and timing on stderr")
 	)
 	finishEngine := addEngineFlags(fs, &o)
-	if st, ok := parseFlags(fs, args); !ok {
-		return st
+	roots, status, ok := parseInterleaved(fs, args)
+	if !ok {
+		return status
 	}
 	if err := finishEngine(); err != nil {
 		return usageErr(env, "hash", err)
 	}
-	roots := fs.Args()
 	if len(roots) == 0 && *list == "" {
 		fs.Usage()
 		return exitUsage
@@ -73,7 +66,7 @@ func runHash(env *cliEnv, args []string) int {
 			return usageErr(env, "hash", err)
 		}
 		defer nh.Close()
-		if o.Device == "auto" {
+		if o.Device == "auto" && (*verbose || flagGiven(fs, "device")) {
 			fmt.Fprintf(env.stderr, "vouchsafe hash: device auto: %s\n", nh.DeviceChoice())
 		}
 		cfg.Outputs, cfg.Hasher = engine.OutHash, nh

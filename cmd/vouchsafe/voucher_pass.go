@@ -331,7 +331,7 @@ func runVoucherPass(env *cliEnv, o passOptions, t *psi.Table, acct *psi.Account,
 		return usageErr(env, cmd, err)
 	}
 	defer h.Close()
-	if o.engine.Device == "auto" {
+	if o.engine.Device == "auto" && o.verbose {
 		logf("device auto: %s", h.DeviceChoice())
 	}
 	enc, err := psi.NewDerivativeEncoder()
