@@ -71,6 +71,9 @@ func readPassState(out, label string) (st *passState, streamLen, journalLen int6
 		return nil, 0, 0, err
 	}
 	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.Size() == 0 {
+		return st, 0, 0, nil // killed before the header was written
+	}
 	br := bufio.NewReader(f)
 	vr, err := psi.NewVoucherReader(br)
 	if err != nil {
