@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 
 	"github.com/vouchsafe/vouchsafe/engine"
 	"github.com/vouchsafe/vouchsafe/internal/service"
@@ -370,10 +371,10 @@ func runVoucherPass(env *cliEnv, o passOptions, t *psi.Table, acct *psi.Account,
 	}
 
 	var walkErr error
-	var skipped int
+	var skipped atomic.Int64 // counted by engine.Run's reading goroutine
 	in := skipDone(cliInputs(ctx, env, o.list, o.roots, &walkErr), func(in engine.Input) bool {
 		if sink.state.done[in.Path] {
-			skipped++
+			skipped.Add(1)
 			return true
 		}
 		return false
@@ -460,7 +461,7 @@ func runVoucherPass(env *cliEnv, o passOptions, t *psi.Table, acct *psi.Account,
 		}
 	}
 	fmt.Fprintf(env.stdout, "%d vouchers of %d bytes from %d images (%d skipped as done) to %s (table db_id %s)\n",
-		sink.written, t.Params().VoucherSize(t.D()), st.Images-st.Failed, skipped, where, t.DBID())
+		sink.written, t.Params().VoucherSize(t.D()), st.Images-st.Failed, skipped.Load(), where, t.DBID())
 	if failed > 0 {
 		log := "the messages above"
 		if o.out != "" {

@@ -254,6 +254,7 @@ func voucherStages(ctx context.Context, h *engine.Hasher, files []string, worker
 	images := make([]int, 3)
 	walls := make([]time.Duration, 3)
 	cpus := make([]time.Duration, 3)
+	lat := make([][]time.Duration, 3)
 	for range rounds {
 		for i, run := range runs {
 			c0, t0 := cpuClock(), time.Now()
@@ -265,13 +266,14 @@ func voucherStages(ctx context.Context, h *engine.Hasher, files []string, worker
 				return []Stage{{Stage: names[i], Err: err.Error()}}
 			}
 			walls[i] += time.Since(t0)
+			lat[i] = append(lat[i], time.Since(t0))
 			cpus[i] += cpuClock() - c0
 			images[i] += k
 		}
 	}
 	var out []Stage
 	for i, name := range names {
-		s := newStage(name, images[i], walls[i], nil, "")
+		s := newStage(name, images[i], walls[i], lat[i], "run")
 		if images[i] > 0 && cpus[i] > 0 {
 			s.CPUPerImage = float64(cpus[i]) / 1e6 / float64(images[i])
 		}
