@@ -79,8 +79,9 @@ func TestUploaderRetries(t *testing.T) {
 		t.Fatalf("bad account: %v", err)
 	}
 	mu.Lock()
-	defer mu.Unlock()
-	if len(bodies) != n {
+	retried := len(bodies) != n
+	mu.Unlock()
+	if retried {
 		t.Fatalf("a 400 was retried")
 	}
 	// Nor is an answer for fewer vouchers than were sent taken as an acknowledgement.
