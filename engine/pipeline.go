@@ -6,6 +6,7 @@ import (
 	"image"
 	"iter"
 	"runtime"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -438,7 +439,8 @@ func (r *run) decodeSlot(ctx context.Context, d *decoder, b *batch, i int) {
 // compute; without OutHash it only passes batches on.
 func (r *run) infer(ctx context.Context) error {
 	for b := range r.ready {
-		if r.cfg.Outputs&OutHash != 0 {
+		if r.cfg.Outputs&OutHash != 0 && slices.ContainsFunc(b.recs[:b.n], func(rec Record) bool { return rec.Err == nil }) {
+			// A batch of failures only (a list of missing files) needs no model.
 			t0 := time.Now()
 			if err := r.h.Embed(b.data, b.n, b.emb); err != nil {
 				return err

@@ -18,7 +18,8 @@ import (
 func addEngineFlags(fs *flag.FlagSet, o *engine.Options) (finish func() error) {
 	fs.StringVar(&o.Model, "model", "default", "model: default, bench, or an ONNX file with NeuralHash's interface")
 	fs.StringVar(&o.Seed, "seed", "", "seed file (96×128 hyperplanes, NeuralHash format); required with a model file")
-	fs.StringVar(&o.Device, "device", "cpu", "execution provider: auto, cpu, cuda or coreml")
+	// auto: a GPU machine needs no flag to use its GPU.
+	fs.StringVar(&o.Device, "device", "auto", "execution provider: auto (CUDA or CoreML where present, else the CPU), cpu, cuda or coreml")
 	fs.IntVar(&o.GPU, "gpu", 0, "CUDA device ordinal")
 	fs.StringVar(&o.ORTLibrary, "ort-lib", "", "ONNX Runtime library or folder (default: $VOUCHSAFE_ORT_LIB, $VOUCHSAFE_ORT_DIR, .cache/ort)")
 	fs.IntVar(&o.Threads, "threads", 0, "ONNX Runtime CPU threads (0: one per core)")
@@ -39,6 +40,13 @@ func addEngineFlags(fs *flag.FlagSet, o *engine.Options) (finish func() error) {
 		o.Exact = *exact || (!builtin && !*fast)
 		return nil
 	}
+}
+
+// flagGiven reports whether the flag name was given on the command line.
+func flagGiven(fs *flag.FlagSet, name string) bool {
+	given := false
+	fs.Visit(func(f *flag.Flag) { given = given || f.Name == name })
+	return given
 }
 
 // signalContext is cancelled by SIGINT or SIGTERM, so a run stops cleanly.

@@ -6,7 +6,6 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 
 	"github.com/vouchsafe/vouchsafe/engine"
 	"github.com/vouchsafe/vouchsafe/internal/eval"
@@ -18,20 +17,14 @@ func init() {
 	register(command{name: "eval", usage: "robustness and false-positive report for hash models and PDQ", run: runEval})
 }
 
-// modelList collects repeated --model flags.
-type modelList []string
-
-func (m *modelList) String() string     { return strings.Join(*m, ",") }
-func (m *modelList) Set(v string) error { *m = append(*m, v); return nil }
-
 func runEval(env *cliEnv, args []string) int {
 	fs := newFlagSet(env, "eval", "[flags] -o DIR PATH... (photos or folders of photos)")
 	var (
-		models modelList
+		models listFlag
 		seed   = fs.String("seed", "", "seed file for the model files (NeuralHash format); the embedded models keep theirs")
 		withPD = fs.Bool("pdq", false, "also evaluate PDQ")
 		outDir = fs.String("o", "", "write report.json, report.csv and report.html to this folder (required)")
-		device = fs.String("device", "cpu", "execution provider for the models: auto, cpu, cuda or coreml")
+		device = fs.String("device", "auto", "execution provider for the models: auto (CUDA or CoreML where present, else the CPU), cpu, cuda or coreml")
 		ortLib = fs.String("ort-lib", "", "ONNX Runtime library or folder")
 		side   = fs.Int("max-side", 0, "scale photos whose longer side exceeds `N` pixels down to N before making the variants (0: as they are)")
 	)
@@ -48,12 +41,15 @@ func runEval(env *cliEnv, args []string) int {
 		paths = append(paths, fs.Arg(0))
 		args = fs.Args()[1:]
 	}
-	if *outDir == "" || len(paths) == 0 {
+	if st, ok := missingFlags(env, "eval", fs, "o"); !ok {
+		return st
+	}
+	if len(paths) == 0 {
 		fs.Usage()
 		return exitUsage
 	}
 	if len(models) == 0 && !*withPD {
-		models = modelList{"default"}
+		models = listFlag{"default"}
 	}
 	if *side < 0 {
 		return usageErr(env, "eval", fmt.Errorf("--max-side %d", *side))

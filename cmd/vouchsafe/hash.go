@@ -32,13 +32,6 @@ func init() {
 	register(command{name: "hash", usage: "hash images: NeuralHash-compatible models or PDQ", run: runHash})
 }
 
-// Exit statuses of hash.
-const (
-	exitOK       = 0
-	exitSomeFail = 1 // the run finished; one or more inputs have an error record
-	exitUsage    = 2 // bad flags, or the run could not start or had to stop
-)
-
 func runHash(env *cliEnv, args []string) int {
 	fs := newFlagSet(env, "hash", "[flags] PATH... (files or folders; --list FILE or --list - for paths one per line)")
 	var (
@@ -55,8 +48,9 @@ func runHash(env *cliEnv, args []string) int {
 	)
 	finishEngine := addEngineFlags(fs, &o)
 	shardFlags := shard.Register(fs)
-	if st, ok := parseFlags(fs, args); !ok {
-		return st
+	roots, status, ok := parseInterleaved(fs, args)
+	if !ok {
+		return status
 	}
 	sh, err := shardFlags.Spec(os.Getenv)
 	if err != nil {
@@ -65,7 +59,6 @@ func runHash(env *cliEnv, args []string) int {
 	if err := finishEngine(); err != nil {
 		return usageErr(env, "hash", err)
 	}
-	roots := fs.Args()
 	if len(roots) == 0 && *list == "" {
 		fs.Usage()
 		return exitUsage
@@ -97,7 +90,7 @@ func runHash(env *cliEnv, args []string) int {
 			return usageErr(env, "hash", err)
 		}
 		defer nh.Close()
-		if o.Device == "auto" {
+		if o.Device == "auto" && (*verbose || flagGiven(fs, "device")) {
 			fmt.Fprintf(env.stderr, "vouchsafe hash: device auto: %s\n", nh.DeviceChoice())
 		}
 		cfg.Outputs, cfg.Hasher = engine.OutHash, nh

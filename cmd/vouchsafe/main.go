@@ -50,7 +50,7 @@ func run1(env *cliEnv, args []string) int {
 		return 0
 	}
 	if args[0] == "version" || args[0] == "--version" {
-		fmt.Fprintln(env.stdout, "vouchsafe", version)
+		fmt.Fprintln(env.stdout, "vouchsafe", version())
 		return 0
 	}
 	c, ok := commands[args[0]]
@@ -61,8 +61,6 @@ func run1(env *cliEnv, args []string) int {
 	}
 	return c.run(env, args[1:])
 }
-
-const version = "0.1.0-dev"
 
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "usage: vouchsafe <command> [flags] [args]")
@@ -83,7 +81,7 @@ func newFlagSet(env *cliEnv, name, synopsis string) *flag.FlagSet {
 	fs.SetOutput(env.stderr)
 	fs.Usage = func() {
 		fmt.Fprintf(env.stderr, "usage: vouchsafe %s %s\n", name, synopsis)
-		fs.PrintDefaults()
+		printDefaults(env.stderr, fs)
 	}
 	return fs
 }
@@ -93,15 +91,15 @@ func newFlagSet(env *cliEnv, name, synopsis string) *flag.FlagSet {
 func parseFlags(fs *flag.FlagSet, args []string) (status int, ok bool) {
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
-			return 0, false
+			return exitOK, false
 		}
-		return 2, false
+		return exitUsage, false
 	}
-	return 0, true
+	return exitOK, true
 }
 
-// fail prints "vouchsafe <cmd>: err" and returns exit status 1.
+// fail prints "vouchsafe <cmd>: err" and returns exitSomeFail.
 func fail(env *cliEnv, cmd string, err error) int {
 	fmt.Fprintf(env.stderr, "vouchsafe %s: %v\n", cmd, err)
-	return 1
+	return exitSomeFail
 }

@@ -43,15 +43,9 @@ func runDB(env *cliEnv, args []string) int {
 	return 2
 }
 
-// sourceFlags collects repeated --source NAME:JURISDICTION:FILE values.
-type sourceFlags []string
-
-func (s *sourceFlags) String() string     { return strings.Join(*s, ",") }
-func (s *sourceFlags) Set(v string) error { *s = append(*s, v); return nil }
-
 func runDBBuild(env *cliEnv, args []string) int {
 	fs := newFlagSet(env, "db build", "--source NAME:JURISDICTION:FILE ... -o table.vsdb --key server.key")
-	var sources sourceFlags
+	var sources listFlag
 	fs.Var(&sources, "source", "hash list `NAME:JURISDICTION:FILE` (one hex hash per line or hashing JSON Lines); repeat")
 	out := fs.String("o", "", "output table `file`")
 	keyPath := fs.String("key", "", "output server key `file` (secret; written with mode 0600)")
@@ -69,9 +63,12 @@ func runDBBuild(env *cliEnv, args []string) int {
 	if !ok {
 		return st
 	}
-	if len(pos) != 0 || len(sources) == 0 || *out == "" || *keyPath == "" {
+	if st, ok := missingFlags(env, "db build", fs, "source", "o", "key"); !ok {
+		return st
+	}
+	if len(pos) != 0 {
 		fs.Usage()
-		return 2
+		return exitUsage
 	}
 	var srcs []psi.Source
 	for _, spec := range sources {

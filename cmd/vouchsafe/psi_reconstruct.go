@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"sort"
-	"strings"
 
 	"github.com/vouchsafe/vouchsafe/internal/keyfile"
 	"github.com/vouchsafe/vouchsafe/internal/safeio"
@@ -19,11 +18,6 @@ import (
 func init() {
 	register(command{name: "reconstruct", usage: "test vouchers with the server keys and run the threshold reveal per account", run: runReconstruct})
 }
-
-type keyFlags []string
-
-func (k *keyFlags) String() string     { return strings.Join(*k, ",") }
-func (k *keyFlags) Set(v string) error { *k = append(*k, v); return nil }
 
 // accountReport is one line of reconstruct's JSON Lines output.
 type accountReport struct {
@@ -60,7 +54,7 @@ type voucherError struct {
 
 func runReconstruct(env *cliEnv, args []string) int {
 	fs := newFlagSet(env, "reconstruct", "--key server.key [--key ...] vouchers...")
-	var keys keyFlags
+	var keys listFlag
 	fs.Var(&keys, "key", "server key `file` of one table epoch; repeat for several epochs")
 	out := fs.String("o", "", "write the JSON Lines report to `file` (default stdout)")
 	workers := fs.Int("workers", 0, "goroutines (default GOMAXPROCS)")
@@ -70,9 +64,12 @@ func runReconstruct(env *cliEnv, args []string) int {
 	if !ok {
 		return st
 	}
-	if len(pos) == 0 || len(keys) == 0 {
+	if st, ok := missingFlags(env, "reconstruct", fs, "key"); !ok {
+		return st
+	}
+	if len(pos) == 0 {
 		fs.Usage()
-		return 2
+		return exitUsage
 	}
 	var list *secondhash.List
 	if *second != "" {

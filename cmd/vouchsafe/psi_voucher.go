@@ -63,11 +63,10 @@ func runVoucher(env *cliEnv, args []string) int {
 	}
 	po.shard = sh
 	onePass := po.list != "" || len(pos) != 1 || !isHashList(pos[0])
+	if st, ok := missingFlags(env, "voucher", fs, "table", "account"); !ok {
+		return st
+	}
 	switch {
-	case *tablePath == "":
-		return usageErr(env, "voucher", errors.New("missing --table FILE"))
-	case *acctPath == "":
-		return usageErr(env, "voucher", errors.New("missing --account FILE"))
 	case len(pos) == 0 && po.list == "":
 		fs.Usage()
 		return exitUsage

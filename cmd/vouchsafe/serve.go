@@ -24,7 +24,7 @@ func runServe(env *cliEnv, args []string) int {
 	fs := newFlagSet(env, "serve", "--store FILE --key server.key [--key ...] --tokens FILE [flags] (--store postgres://... for PostgreSQL)")
 	listen := fs.String("listen", "127.0.0.1:8080", "listen `address`")
 	storePath := fs.String("store", "", "store: a bbolt `file` (created if missing; one process at a time) or a postgres:// URL shared by many instances (PGHOST, PGUSER, PGPASSWORD, … fill in what it leaves out)")
-	var keys keyFlags
+	var keys listFlag
 	fs.Var(&keys, "key", "server key `file` of one table epoch (mode 0600); repeat for several epochs")
 	tokens := fs.String("tokens", "", "tokens `file` (mode 0600): lines NAME ROLE TOKEN [ACCOUNT...]")
 	interval := fs.Duration("reveal-interval", 24*time.Hour, "reveal every changed account this often (0: only on request)")
@@ -44,9 +44,12 @@ func runServe(env *cliEnv, args []string) int {
 	if st, ok := parseFlags(fs, args); !ok {
 		return st
 	}
-	if fs.NArg() != 0 || *storePath == "" || len(keys) == 0 || *tokens == "" {
+	if st, ok := missingFlags(env, "serve", fs, "store", "key", "tokens"); !ok {
+		return st
+	}
+	if fs.NArg() != 0 {
 		fs.Usage()
-		return 2
+		return exitUsage
 	}
 	if (*tlsCert == "") != (*tlsKey == "") {
 		return fail(env, "serve", errors.New("--tls-cert and --tls-key go together"))

@@ -12,6 +12,7 @@ import (
 	"io"
 	"os"
 	"sync"
+	"sync/atomic"
 
 	"github.com/vouchsafe/vouchsafe/engine"
 	"github.com/vouchsafe/vouchsafe/internal/keyfile"
@@ -73,6 +74,9 @@ func readPassState(out, label string) (st *passState, streamLen, journalLen int6
 		return nil, 0, 0, err
 	}
 	defer f.Close()
+	if fi, err := f.Stat(); err == nil && fi.Size() == 0 {
+		return st, 0, 0, nil // killed before the header was written
+	}
 	br := bufio.NewReader(f)
 	vr, err := psi.NewVoucherReader(br)
 	if err != nil {
@@ -334,7 +338,7 @@ func runVoucherPass(env *cliEnv, o passOptions, t *psi.Table, acct *psi.Account,
 		return usageErr(env, cmd, err)
 	}
 	defer h.Close()
-	if o.engine.Device == "auto" {
+	if o.engine.Device == "auto" && o.verbose {
 		logf("device auto: %s", h.DeviceChoice())
 	}
 	enc, err := psi.NewDerivativeEncoder()
@@ -370,13 +374,13 @@ func runVoucherPass(env *cliEnv, o passOptions, t *psi.Table, acct *psi.Account,
 	}
 
 	var walkErr error
-	var skipped int
+	var skipped atomic.Int64 // counted by engine.Run's reading goroutine
 	in := skipDone(cliInputs(ctx, env, o.list, o.roots, &walkErr), func(in engine.Input) bool {
 		if !o.shard.Has(in.Path) {
 			return true // another shard's
 		}
 		if sink.state.done[in.Path] {
-			skipped++
+			skipped.Add(1)
 			return true
 		}
 		return false
@@ -463,7 +467,7 @@ func runVoucherPass(env *cliEnv, o passOptions, t *psi.Table, acct *psi.Account,
 		}
 	}
 	fmt.Fprintf(env.stdout, "%d vouchers of %d bytes from %d images (%d skipped as done) to %s (table db_id %s)\n",
-		sink.written, t.Params().VoucherSize(t.D()), st.Images-st.Failed, skipped, where, t.DBID())
+		sink.written, t.Params().VoucherSize(t.D()), st.Images-st.Failed, skipped.Load(), where, t.DBID())
 	if failed > 0 {
 		log := "the messages above"
 		if o.out != "" {

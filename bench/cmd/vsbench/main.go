@@ -32,6 +32,7 @@ import (
 	"os/signal"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"strings"
@@ -211,6 +212,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.BoolVar(&combineMode, "combine", false, "combine mode: read the vsbench JSON reports given as arguments (and --steps) and write one JSON (--json) and one Markdown file (--markdown)")
 	fs.StringVar(&stepsFile, "steps", "", "with --combine: the steps file (name, exit status, seconds, log path; tab-separated)")
 	fs.StringVar(&mdOut, "markdown", "", "with --combine: write the Markdown summary here")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	fs.StringVar(&jsonOut, "json", "", "write the JSON report to this file ('-': stdout, the table then goes to stderr)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "usage: vsbench [flags] PATH... (photo files or folders)")
@@ -284,6 +286,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	table, jsonW := stdout, io.Writer(nil)
 	if jsonOut == "-" {
 		table, jsonW = stderr, stdout
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return usage(err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return usage(err)
+		}
+		defer pprof.StopCPUProfile()
 	}
 	rep, failed := measureRounds(ctx, c, stderr)
 	if err := writeTable(table, rep.Stages); err != nil {

@@ -339,7 +339,7 @@ func TestRunEndToEnd(t *testing.T) {
 			t.Errorf("stage %+v has no figures", s)
 		}
 	}
-	for _, st := range []string{"decode/", "infer/cpu", "hash/", "e2e/cpu"} {
+	for _, st := range []string{"decode/", "infer/cpu", "hash/", "e2e/cpu", "hashonly/cpu", "voucher/cpu", "twostep/cpu"} {
 		if !seen[st] {
 			t.Errorf("no %s stage in %s", st, b)
 		}

@@ -66,7 +66,8 @@ type Stage struct {
 	CPUPerImage float64 `json:"cpu_ms_per_image,omitempty"`
 	// LatencyOf says what the latencies time: "image" (one image through the
 	// stage), "call" (one inference call of Batch images), or "image-in-flight"
-	// (end to end: from handing the path to the pipeline to getting its hash).
+	// (end to end: from handing the path to the pipeline to getting its hash),
+	// or "run" (one run of the voucher stages' passes over the photos).
 	LatencyOf string  `json:"latency_of,omitempty"`
 	Latency   Latency `json:"latency"`
 	Note      string  `json:"note,omitempty"`
