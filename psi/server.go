@@ -55,7 +55,11 @@ func (s *Server) Params() (Params, error) {
 		case first:
 			p, first = k.params, false
 		case k.params.T != p.T || k.params.S != p.S:
-			return Params{}, fmt.Errorf("psi: epochs disagree: t=%d, s=%d and t=%d, s=%d", p.T, p.S, k.params.T, k.params.S)
+			a, b := p, k.params
+			if b.T < a.T || (b.T == a.T && b.S < a.S) {
+				a, b = b, a // the smaller first, whatever the epochs' order
+			}
+			return Params{}, fmt.Errorf("psi: epochs disagree: t=%d, s=%d and t=%d, s=%d", a.T, a.S, b.T, b.S)
 		}
 	}
 	if first {
