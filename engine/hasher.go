@@ -58,6 +58,13 @@ type Options struct {
 	Exact bool
 	// AutoOrient applies the EXIF orientation before hashing (the reference does not).
 	AutoOrient bool
+	// CPU holds the ONNX Runtime CPU session settings (spinning, thread pools,
+	// graph optimisation, memory); the zero value is the measured default.
+	CPU ort.CPUTuning
+	// Sessions is the number of CPU sessions, each with Threads/Sessions
+	// intra-op threads (at least one) and its own inference call in flight;
+	// 0 or 1 means one session with every thread.
+	Sessions int
 	// Precision is fp32 (the default when empty) or fp16: the model converted
 	// to float16 at load time, for GPUs; it moves some hash bits (opt-in).
 	Precision string
@@ -164,8 +171,11 @@ func loadModelFiles(model, seed string) (onnxBytes, seedBytes []byte, name strin
 
 // openOnDevice opens the session on dev; auto tries CUDA (CoreML on macOS),
 // then the CPU, and says why it passed over the faster device.
-func openOnDevice(model []byte, name string, dev ort.Device, opts Options) (*ort.Session, string, error) {
-	o := ort.Options{Device: dev, Threads: opts.Threads, GPU: opts.GPU}
+func openOnDevice(model []byte, name string, dev ort.Device, opts Options) (session, string, error) {
+	o := ort.Options{Device: dev, Threads: opts.Threads, GPU: opts.GPU, Tuning: opts.CPU}
+	if dev == ort.CPU && opts.Sessions > 1 {
+		return openPool(model, name, o, opts.Sessions)
+	}
 	if dev != ort.Auto {
 		s, err := ort.Open(model, name, o)
 		return s, "", err
@@ -250,6 +260,9 @@ func (h *Hasher) streams() int {
 	}
 	if h.device == ort.CUDA || h.device == ort.CoreML {
 		return 2
+	}
+	if h.opts.Sessions > 1 {
+		return h.opts.Sessions // one call in flight per CPU session
 	}
 	return 1
 }

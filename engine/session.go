@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 
 	"github.com/vouchsafe/vouchsafe/internal/modelgen"
 	"github.com/vouchsafe/vouchsafe/internal/onnxgen"
@@ -156,4 +157,53 @@ func (h *Hasher) Precision() string {
 		return PrecisionFP32
 	}
 	return h.opts.Precision
+}
+
+// pool is several CPU sessions of one model, each with a share of the
+// threads; a call takes a free session, so as many calls as sessions run at
+// once, each single-threaded where there are as many sessions as cores.
+type pool struct {
+	all  []*ort.Session
+	free chan *ort.Session
+}
+
+// openPool opens n sessions with o.Threads/n intra-op threads each (at least
+// one; o.Threads 0 means one per CPU in all).
+func openPool(model []byte, name string, o ort.Options, n int) (*pool, string, error) {
+	total := o.Threads
+	if total == 0 {
+		total = runtime.NumCPU()
+	}
+	o.Threads = max(1, total/n)
+	p := &pool{free: make(chan *ort.Session, n)}
+	for range n {
+		s, err := ort.Open(model, name, o)
+		if err != nil {
+			p.Close()
+			return nil, "", err
+		}
+		p.all = append(p.all, s)
+		p.free <- s
+	}
+	return p, "", nil
+}
+
+func (p *pool) Input() ort.TensorInfo  { return p.all[0].Input() }
+func (p *pool) Output() ort.TensorInfo { return p.all[0].Output() }
+func (p *pool) Device() ort.Device     { return p.all[0].Device() }
+
+func (p *pool) Run(input []float32, inShape []int64, output []float32, outShape []int64) error {
+	s := <-p.free
+	defer func() { p.free <- s }()
+	return s.Run(input, inShape, output, outShape)
+}
+
+func (p *pool) Close() error {
+	var first error
+	for _, s := range p.all {
+		if err := s.Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
