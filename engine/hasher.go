@@ -45,8 +45,8 @@ type Options struct {
 	// ORTLibrary is the ONNX Runtime library (file or folder); empty searches
 	// the usual places (see ort.FindLibrary).
 	ORTLibrary string
-	// Threads is the number of ONNX Runtime intra-op threads on the CPU; 0 lets
-	// ONNX Runtime choose (one per core).
+	// Threads is the number of ONNX Runtime intra-op threads on the CPU, in
+	// all sessions together; 0 means one per core.
 	Threads int
 	// Batch is the number of images per inference call; 0 picks a default for the device.
 	Batch int
@@ -60,6 +60,14 @@ type Options struct {
 	Exact bool
 	// AutoOrient applies the EXIF orientation before hashing (the reference does not).
 	AutoOrient bool
+	// CPU holds the ONNX Runtime CPU session settings (spinning, thread pools,
+	// graph optimisation, memory); the zero value is the measured default.
+	CPU ort.CPUTuning
+	// Sessions is the number of CPU sessions, each with Threads/Sessions
+	// intra-op threads (at least one) and its own inference call in flight.
+	// 0 means one single-threaded session per CPU when Threads is 0 (the
+	// measured default, bench/README.md), else one session with Threads.
+	Sessions int
 	// Precision is fp32 (the default when empty) or fp16: the model converted
 	// to float16 at load time, for GPUs; it moves some hash bits (opt-in).
 	Precision string
@@ -172,8 +180,12 @@ func loadModelFiles(model, seed string) (onnxBytes, seedBytes []byte, name strin
 
 // openOnDevice opens the session on dev; auto tries CUDA (CoreML on macOS),
 // then the CPU, and says why it passed over the faster device.
-func openOnDevice(model []byte, name string, dev ort.Device, opts Options) (*ort.Session, string, error) {
-	o := ort.Options{Device: dev, Threads: opts.Threads, GPU: opts.GPU}
+func openOnDevice(model []byte, name string, dev ort.Device, opts Options) (session, string, error) {
+	o := ort.Options{Device: dev, Threads: opts.Threads, GPU: opts.GPU, Tuning: opts.CPU}
+	if dev == ort.CPU {
+		s, err := openCPU(model, name, o, opts)
+		return s, "", err
+	}
 	if dev != ort.Auto {
 		s, err := ort.Open(model, name, o)
 		return s, "", err
@@ -188,8 +200,8 @@ func openOnDevice(model []byte, name string, dev ort.Device, opts Options) (*ort
 	}
 	why := fmt.Sprintf("%s unavailable: %v", o.Device, err)
 	o.Device = ort.CPU
-	s, err = ort.Open(model, name, o)
-	return s, why, err
+	cs, err := openCPU(model, name, o, opts)
+	return cs, why, err
 }
 
 // DeviceChoice describes the device in use and, when auto passed over a
@@ -249,7 +261,10 @@ func (h *Hasher) DefaultBatch() int {
 	if h.device == ort.CUDA {
 		return 128
 	}
-	return 16
+	// On the CPU one image per call, one call per session: measured end to
+	// end on small photos, batch 16 ran the bench model at a third of
+	// batch 1's rate (bench/README.md).
+	return 1
 }
 
 func (h *Hasher) streams() int {
@@ -258,6 +273,9 @@ func (h *Hasher) streams() int {
 	}
 	if h.device == ort.CUDA || h.device == ort.CoreML {
 		return 2
+	}
+	if p, ok := h.sess.(*pool); ok {
+		return len(p.all) // one call in flight per CPU session
 	}
 	return 1
 }

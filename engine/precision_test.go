@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vouchsafe/vouchsafe/internal/ort"
 	"github.com/vouchsafe/vouchsafe/models"
 )
 
@@ -85,5 +86,26 @@ func TestPrecisionFP16(t *testing.T) {
 func TestPrecisionUnknown(t *testing.T) {
 	if _, err := NewHasher(Options{Model: "default", Precision: "fp8"}); err == nil || !strings.Contains(err.Error(), "fp8") {
 		t.Errorf("precision fp8: err = %v", err)
+	}
+}
+
+// A pool of CPU sessions gives the hashes one session gives, with calls in
+// flight on each.
+func TestSessionsPool(t *testing.T) {
+	requireORT(t)
+	ps := photos(t)
+	one := newTestHasher(t, Options{Model: "default", Batch: 3})
+	two := newTestHasher(t, Options{Model: "default", Batch: 3, Sessions: 2, Threads: 2})
+	if p, ok := two.sess.(*pool); !ok || len(p.all) != 2 || two.streams() != 2 {
+		t.Fatalf("Sessions 2: session %T, streams %d", two.sess, two.streams())
+	}
+	a, b := runAll(t, one, ps), runAll(t, two, ps)
+	for i := range a {
+		if a[i].Err != nil || b[i].Err != nil || a[i].Hash != b[i].Hash {
+			t.Errorf("%s: one session %v (%v), pool %v (%v)", a[i].Path, a[i].Hash, a[i].Err, b[i].Hash, b[i].Err)
+		}
+	}
+	if _, err := NewHasher(Options{Model: "default", CPU: ort.CPUTuning{Spin: "sometimes"}}); err == nil {
+		t.Error("a bad spinning policy opened")
 	}
 }

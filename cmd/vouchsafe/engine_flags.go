@@ -23,12 +23,13 @@ func addEngineFlags(fs *flag.FlagSet, o *engine.Options) (finish func() error) {
 	fs.IntVar(&o.GPU, "gpu", 0, "CUDA device ordinal")
 	fs.StringVar(&o.ORTLibrary, "ort-lib", "", "ONNX Runtime library or folder (default: $VOUCHSAFE_ORT_LIB, $VOUCHSAFE_ORT_DIR, .cache/ort)")
 	fs.IntVar(&o.Threads, "threads", 0, "ONNX Runtime CPU threads (0: one per core)")
-	fs.IntVar(&o.Batch, "batch", 0, "images per inference call (0: 16 on CPU, 128 on GPU)")
+	fs.IntVar(&o.Batch, "batch", 0, "images per inference call (0: 1 on the CPU, one call per session; 128 on a GPU)")
 	fs.IntVar(&o.Workers, "workers", 0, "decode workers (0: one per core)")
 	fs.IntVar(&o.Streams, "streams", 0, "inference calls in flight (0: 1 on the CPU, 2 on a GPU)")
 	exact := fs.Bool("exact", false, "decode JPEGs at full size and resize exactly as the reference (the default with a model file)")
 	fast := fs.Bool("fast", false, "let the JPEG decoder downscale in the DCT domain first (the default with the embedded models)")
 	fs.BoolVar(&o.AutoOrient, "auto-orient", false, "apply the EXIF orientation first (the reference does not)")
+	fs.StringVar(&o.Precision, "precision", "fp32", "fp32, or fp16: the model converted to float16 once (cached), for GPUs; fp16 moves some hash bits, so hashes differ from fp32's")
 	return func() error {
 		if *exact && *fast {
 			return errors.New("--exact and --fast are opposites")

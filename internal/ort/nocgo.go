@@ -21,7 +21,7 @@ type Options struct {
 	Device  Device
 	Threads int
 	GPU     int
-	Spin    bool
+	Tuning  CPUTuning
 }
 
 // TensorInfo describes one model input or output.

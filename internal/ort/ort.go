@@ -63,9 +63,11 @@ func Version() string { return onnx.GetVersion() }
 // Options configure a Session.
 type Options struct {
 	Device  Device
-	Threads int  // intra-op threads for the CPU provider; 0 lets ONNX Runtime choose
-	GPU     int  // device ordinal for CUDA
-	Spin    bool // let CPU threads spin between calls (faster when nothing else runs)
+	Threads int // intra-op threads for the CPU provider; 0 lets ONNX Runtime choose
+	GPU     int // device ordinal for CUDA
+	// Tuning holds the CPU provider's session settings (spinning, thread
+	// pools, graph optimisation, memory); the zero value is the default.
+	Tuning CPUTuning
 }
 
 // TensorInfo describes one model input or output. A negative dimension is symbolic.
@@ -109,20 +111,8 @@ func Open(model []byte, name string, o Options) (*Session, error) {
 		return nil, err
 	}
 	defer opts.Destroy()
-	if o.Threads > 0 {
-		if err := opts.SetIntraOpNumThreads(o.Threads); err != nil {
-			return nil, err
-		}
-	}
-	if err := opts.SetGraphOptimizationLevel(onnx.GraphOptimizationLevelEnableAll); err != nil {
-		return nil, err
-	}
-	if o.Device == CPU && !o.Spin {
-		// Decode workers share the cores with inference; ONNX Runtime's
-		// threads would otherwise spin between calls and take their time.
-		if err := opts.AddSessionConfigEntry("session.intra_op.allow_spinning", "0"); err != nil {
-			return nil, err
-		}
+	if err := applyCPUTuning(opts, o); err != nil {
+		return nil, fmt.Errorf("model %s: session options: %w", name, err)
 	}
 	if err := appendProvider(opts, o); err != nil {
 		return nil, err

@@ -166,7 +166,11 @@ func writeMarkdown(w io.Writer, ch *Check, order []string) {
 			continue
 		}
 		m := r.Machine
-		fmt.Fprintf(w, "## %s\n\n%s: %s, %d CPUs", name, strings.Join(r.Config.Paths, " "), m.CPU, m.NumCPU)
+		inputs := strings.Join(r.Config.Paths, " ")
+		if inputs == "" {
+			inputs = "synthetic input"
+		}
+		fmt.Fprintf(w, "## %s\n\n%s: %s, %d CPUs", name, inputs, m.CPU, m.NumCPU)
 		if m.GPU != "" {
 			fmt.Fprintf(w, ", GPU %s", m.GPU)
 		}

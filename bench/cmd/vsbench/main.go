@@ -58,14 +58,16 @@ func main() {
 
 // config is what a run measures; it is written to the JSON as given.
 type config struct {
-	Paths      []string      `json:"paths"`
-	Devices    []string      `json:"devices"`
-	Models     []string      `json:"models"`
-	Seed       string        `json:"seed,omitempty"`
-	Stages     []string      `json:"stages"`
-	Batches    []int         `json:"infer_batches,omitempty"` // empty: per device default
-	Streams    []int         `json:"infer_streams"`
-	Precisions []string      `json:"precisions"`
+	Paths      []string `json:"paths"`
+	Devices    []string `json:"devices"`
+	Models     []string `json:"models"`
+	Seed       string   `json:"seed,omitempty"`
+	Stages     []string `json:"stages"`
+	Batches    []int    `json:"infer_batches,omitempty"` // empty: per device default
+	Streams    []int    `json:"infer_streams"`
+	Precisions []string `json:"precisions"`
+	Variants   []string `json:"cpu_variants,omitempty"`
+	variants   []variant
 	Batch      int           `json:"e2e_batch"` // 0: the engine's default for the device
 	Workers    int           `json:"workers"`
 	Threads    int           `json:"ort_threads"`
@@ -136,6 +138,7 @@ type Ratio struct {
 	Device        string  `json:"device"`
 	Model         string  `json:"model"`
 	Precision     string  `json:"precision,omitempty"`
+	Variant       string  `json:"variant,omitempty"`
 	E2EOverDecode float64 `json:"e2e_over_decode"`
 	E2EOverSlower float64 `json:"e2e_over_min_decode_infer"`
 	InferAtBatch  float64 `json:"infer_images_per_s_at_e2e_batch,omitempty"`
@@ -186,13 +189,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("vsbench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var c config
-	var devices, models, stages, batches, streams, precisions, jsonOut string
+	var devices, models, stages, batches, streams, precisions, variants, jsonOut string
 	fs.StringVar(&devices, "devices", "cpu", "devices to measure, comma-separated: cpu, cuda, coreml, auto")
 	fs.StringVar(&models, "models", "default,bench", "models, comma-separated: default, bench, or ONNX files (with --seed)")
 	fs.StringVar(&c.Seed, "seed", "", "seed file for a model file (and the reference)")
 	fs.StringVar(&stages, "stages", strings.Join(allStages, ","), "stages to run: decode, infer, hash, e2e, voucher")
 	fs.StringVar(&batches, "batches", "", "inference batch sizes to sweep (default 1,4,16,32 on cpu; 1,16,64,128,256,512 on a GPU)")
 	fs.StringVar(&streams, "streams", "1", "inference calls in flight at once in the infer stage, comma-separated to sweep")
+	fs.StringVar(&variants, "variants", "", "CPU session variants to measure, separated by ';', each '+'-joined settings: default, ort-defaults, spin=off|on|run, threads=N, inter=N, sessions=N, batch=N, opt=all|extended|basic|off, nomempattern, noarena, affinity (see bench/README.md)")
 	fs.StringVar(&precisions, "precisions", "fp32", "model precisions to measure, comma-separated: fp32, fp16 (converted at load time; fp16 is compared with fp32's hashes)")
 	fs.IntVar(&c.Batch, "batch", 0, "end-to-end batch size (0: the engine's default for the device)")
 	fs.IntVar(&c.Workers, "workers", 0, "decode workers (0: one per CPU)")
@@ -250,6 +254,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if len(c.Streams) == 0 {
 		return usage(errors.New("--streams must name at least one count"))
+	}
+	for _, spec := range strings.Split(variants, ";") {
+		if spec = strings.TrimSpace(spec); spec == "" {
+			continue
+		}
+		v, err := parseVariant(spec)
+		if err != nil {
+			return usage(err)
+		}
+		c.Variants, c.variants = append(c.Variants, spec), append(c.variants, v)
 	}
 	c.Precisions = splitList(precisions)
 	for _, p := range c.Precisions {
@@ -362,12 +376,12 @@ func measureRounds(ctx context.Context, c config, logw io.Writer) (Report, bool)
 	for i := range best.Comparisons {
 		cm := &best.Comparisons[i]
 		for _, s := range best.Stages {
-			if s.Stage == "e2e" && s.Err == "" && s.Device == cm.Device && s.Model == cm.Model && s.Precision == cm.Precision && cm.Ref > 0 {
+			if s.Stage == "e2e" && s.Err == "" && s.Device == cm.Device && s.Model == cm.Model && s.Precision == cm.Precision && (s.Variant == "" || s.Variant == firstVariant(c)) && cm.Ref > 0 {
 				cm.Ours, cm.Ratio = s.Rate, s.Rate/cm.Ref
 			}
 		}
 		for j := range best.Ratios {
-			if r := &best.Ratios[j]; r.Device == cm.Device && r.Model == cm.Model && r.Precision == cm.Precision {
+			if r := &best.Ratios[j]; r.Device == cm.Device && r.Model == cm.Model && r.Precision == cm.Precision && (r.Variant == "" || r.Variant == firstVariant(c)) {
 				r.OverReference = cm.Ratio
 			}
 		}
@@ -379,7 +393,7 @@ func measureRounds(ctx context.Context, c config, logw io.Writer) (Report, bool)
 // (same stage, device, model, batch, streams) in b.
 func bestStages(a, b []Stage) []Stage {
 	key := func(s Stage) string {
-		return fmt.Sprintf("%s/%s/%s/%s/%d/%d", s.Stage, s.Device, s.Model, s.Precision, s.Batch, s.Streams)
+		return fmt.Sprintf("%s/%s/%s/%s/%s/%d/%d", s.Stage, s.Device, s.Model, s.Precision, s.Variant, s.Batch, s.Streams)
 	}
 	idx := map[string]int{}
 	for i, s := range a {
@@ -438,68 +452,73 @@ func measure(ctx context.Context, c config, logw io.Writer) (Report, bool) {
 		hashDone := false
 		for _, dev := range c.Devices {
 			for _, prec := range c.Precisions {
-				if ctx.Err() != nil {
-					return rep, true
-				}
-				o := engine.Options{
-					Model: model, Seed: c.Seed, Device: dev, GPU: c.GPU, ORTLibrary: c.ORTLibrary,
-					Threads: c.Threads, Batch: c.Batch, Workers: c.Workers, Exact: c.Exact, AutoOrient: c.AutoOrient,
-					Precision: prec,
-					Logf:      func(format string, a ...any) { logf(format, a...) },
-				}
-				h, err := engine.NewHasher(o)
-				if err != nil {
-					rep.Stages = append(rep.Stages, Stage{Stage: "open", Device: dev, Model: model, Precision: prec, Err: err.Error()})
-					failed = true
-					continue
-				}
-				got := h.Device()
-				tag := func(s Stage) Stage {
-					s.Device, s.Model, s.Precision = got, h.Name(), h.Precision()
-					if got != dev {
-						s.Note = strings.TrimPrefix(s.Note+"; asked for "+dev, "; ")
+				for vi, v := range variantsFor(dev, c.variants) {
+					if ctx.Err() != nil {
+						return rep, true
 					}
-					return s
-				}
-				if slices.Contains(c.Stages, "infer") {
-					bs := c.Batches
-					if len(bs) == 0 {
-						bs = defaultBatches(got)
+					o := engine.Options{
+						Model: model, Seed: c.Seed, Device: dev, GPU: c.GPU, ORTLibrary: c.ORTLibrary,
+						Threads: cmpInt(v.Threads, c.Threads), Batch: cmpInt(v.Batch, c.Batch), Workers: c.Workers, Exact: c.Exact, AutoOrient: c.AutoOrient,
+						Precision: prec, CPU: v.Tuning, Sessions: v.Sessions,
+						Logf: func(format string, a ...any) { logf(format, a...) },
 					}
-					for _, b := range bs {
-						for _, st := range c.Streams {
-							if ctx.Err() != nil {
-								break
+					h, err := engine.NewHasher(o)
+					if err != nil {
+						rep.Stages = append(rep.Stages, Stage{Stage: "open", Device: dev, Model: model, Precision: prec, Variant: v.Name, Err: err.Error()})
+						failed = true
+						continue
+					}
+					got := h.Device()
+					tag := func(s Stage) Stage {
+						s.Device, s.Model, s.Precision, s.Variant = got, h.Name(), h.Precision(), v.Name
+						if got != dev {
+							s.Note = strings.TrimPrefix(s.Note+"; asked for "+dev, "; ")
+						}
+						return s
+					}
+					if slices.Contains(c.Stages, "infer") {
+						bs := c.Batches
+						if len(bs) == 0 {
+							bs = defaultBatches(got)
+						}
+						for _, b := range bs {
+							for _, st := range c.Streams {
+								if ctx.Err() != nil {
+									break
+								}
+								logf("infer: %s %s%s on %s, batch %d, %d streams", h.Name(), prec, v.label(), got, b, st)
+								// A pool of sessions needs a call in flight per session.
+								s := inferStage(ctx, h, b, max(st, v.Sessions), c.MinTime)
+								rep.Stages = append(rep.Stages, tag(s))
+								failed = failed || s.Err != ""
 							}
-							logf("infer: %s %s on %s, batch %d, %d streams", h.Name(), prec, got, b, st)
-							s := inferStage(ctx, h, b, st, c.MinTime)
+						}
+					}
+					if slices.Contains(c.Stages, "hash") && !hashDone {
+						s := hashStage(h, c.MinTime/3)
+						s.Model = h.Name()
+						rep.Stages = append(rep.Stages, s)
+						hashDone = true
+					}
+					if slices.Contains(c.Stages, "e2e") {
+						logf("e2e: %s %s%s on %s, %d photos", h.Name(), prec, v.label(), got, len(files))
+						s, hs := e2eStage(ctx, h, files, workers, c.MinTime)
+						rep.Stages = append(rep.Stages, tag(s))
+						failed = failed || s.Err != ""
+						if vi == 0 { // the first variant's hashes stand for the run
+							key := runKey{got, model, h.Precision()}
+							hashes[key], e2eRate[key] = hs, s.Rate
+						}
+					}
+					if slices.Contains(c.Stages, "voucher") {
+						logf("voucher: %s %s%s on %s, %d photos: hash alone, one pass, two steps", h.Name(), prec, v.label(), got, len(files))
+						for _, s := range voucherStages(ctx, h, files, workers, c.MinTime) {
 							rep.Stages = append(rep.Stages, tag(s))
 							failed = failed || s.Err != ""
 						}
 					}
+					h.Close()
 				}
-				if slices.Contains(c.Stages, "hash") && !hashDone {
-					s := hashStage(h, c.MinTime/3)
-					s.Model = h.Name()
-					rep.Stages = append(rep.Stages, s)
-					hashDone = true
-				}
-				if slices.Contains(c.Stages, "e2e") {
-					logf("e2e: %s %s on %s, %d photos", h.Name(), prec, got, len(files))
-					s, hs := e2eStage(ctx, h, files, workers, c.MinTime)
-					rep.Stages = append(rep.Stages, tag(s))
-					failed = failed || s.Err != ""
-					key := runKey{got, model, h.Precision()}
-					hashes[key], e2eRate[key] = hs, s.Rate
-				}
-				if slices.Contains(c.Stages, "voucher") {
-					logf("voucher: %s %s on %s, %d photos: hash alone, one pass, two steps", h.Name(), prec, got, len(files))
-					for _, s := range voucherStages(ctx, h, files, workers, c.MinTime) {
-						rep.Stages = append(rep.Stages, tag(s))
-						failed = failed || s.Err != ""
-					}
-				}
-				h.Close()
 			}
 		}
 	}
@@ -523,7 +542,7 @@ func measure(ctx context.Context, c config, logw io.Writer) (Report, bool) {
 			failed = failed || s.Err != ""
 			for _, cm := range cmp {
 				for i := range rep.Ratios {
-					if r := &rep.Ratios[i]; r.Device == cm.Device && r.Model == cm.Model && r.Precision == cm.Precision {
+					if r := &rep.Ratios[i]; r.Device == cm.Device && r.Model == cm.Model && r.Precision == cm.Precision && (r.Variant == "" || r.Variant == firstVariant(c)) {
 						r.OverReference = cm.Ratio
 					}
 				}
@@ -936,9 +955,9 @@ func ratios(stages []Stage, c config, e2eBatch map[string]int) []Ratio {
 		if s.Stage != "e2e" || s.Err != "" {
 			continue
 		}
-		r := Ratio{Device: s.Device, Model: s.Model, Precision: s.Precision}
+		r := Ratio{Device: s.Device, Model: s.Model, Precision: s.Precision, Variant: s.Variant}
 		for _, t := range stages {
-			if t.Stage == "infer" && t.Err == "" && t.Device == s.Device && t.Model == s.Model && t.Precision == s.Precision && t.Batch == s.Batch && t.Streams == 1 {
+			if t.Stage == "infer" && t.Err == "" && t.Device == s.Device && t.Model == s.Model && t.Precision == s.Precision && t.Variant == s.Variant && t.Batch == s.Batch && t.Streams == 1 {
 				r.InferAtBatch = t.Rate
 				if sum := decodeCPU + t.CPUPerImage + hashCPU[s.Model]; decodeCPU > 0 && t.CPUPerImage > 0 && s.CPUPerImage > 0 {
 					r.CPUOverStages = s.CPUPerImage / sum

@@ -474,3 +474,25 @@ func FuzzReadSteps(f *testing.F) {
 		}
 	})
 }
+
+func TestParseVariant(t *testing.T) {
+	v, err := parseVariant("sessions=2+threads=2+spin=on+opt=basic+noarena+nomempattern+affinity+inter=1+batch=4")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.Sessions != 2 || v.Threads != 2 || v.Batch != 4 || v.Tuning.Spin != "on" || v.Tuning.GraphOpt != "basic" ||
+		!v.Tuning.NoArena || !v.Tuning.NoMemPattern || !v.Tuning.Affinity || v.Tuning.InterOpThreads != 1 {
+		t.Errorf("parsed %+v", v)
+	}
+	if v, err := parseVariant("ort-defaults"); err != nil || !v.Tuning.ORTDefaults {
+		t.Errorf("ort-defaults: %+v %v", v, err)
+	}
+	for _, bad := range []string{"spin=sometimes", "threads=0", "threads=x", "turbo", "default=1", "opt=max", "noarena=1"} {
+		if _, err := parseVariant(bad); err == nil {
+			t.Errorf("variant %q parsed", bad)
+		}
+	}
+	if vs := variantsFor("cuda", []variant{v}); len(vs) != 1 || vs[0].Name != "" {
+		t.Errorf("variants apply to the CPU only: %+v", vs)
+	}
+}
