@@ -27,7 +27,7 @@ func TestShardedHashUnion(t *testing.T) {
 	dir := t.TempDir()
 	run := func(out string, env []string, args ...string) map[string]string {
 		t.Helper()
-		cmd := exec.Command(bin, append([]string{"hash", "--algo", "pdq", "--progress", "never", "-o", out}, args...)...)
+		cmd := exec.Command(bin, append([]string{"hash", "--algo", "pdq", "--progress", "never", "--force", "-o", out}, args...)...)
 		cmd.Env = append(os.Environ(), env...)
 		if b, err := cmd.CombinedOutput(); err != nil {
 			// A non-image input is an error record and exit status 1.
@@ -43,9 +43,15 @@ func TestShardedHashUnion(t *testing.T) {
 		recs := map[string]string{}
 		sc := bufio.NewScanner(f)
 		for sc.Scan() {
-			var r struct{ Path string }
+			var r struct {
+				Path      string
+				Vouchsafe int // set in the header line
+			}
 			if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
 				t.Fatalf("%s: %v", out, err)
+			}
+			if r.Vouchsafe != 0 {
+				continue
 			}
 			if _, dup := recs[r.Path]; dup {
 				t.Fatalf("%s: %s twice", out, r.Path)
@@ -67,8 +73,11 @@ func TestShardedHashUnion(t *testing.T) {
 		} else {
 			got = run(filepath.Join(dir, "s.jsonl"), nil, "--shard", strconv.Itoa(k)+"/"+strconv.Itoa(n), photos)
 		}
-		if len(got) == 0 || len(got) == len(whole) {
-			t.Errorf("shard %d/%d has %d of %d inputs", k, n, len(got), len(whole))
+		// The assignment hashes the absolute path, so which shard is empty
+		// (14 photos, 4 shards) depends on the checkout's folder; none may
+		// hold everything.
+		if len(got) == len(whole) {
+			t.Errorf("shard %d/%d has all %d inputs", k, n, len(whole))
 		}
 		for p, rec := range got {
 			if _, dup := union[p]; dup {

@@ -190,10 +190,12 @@ func TestVoucherUploadEndToEnd(t *testing.T) {
 	// The table holds the hashes of two photos, from two jurisdictions.
 	e.run("hash", "-o", "h.jsonl", filepath.Join("lib", "a"))
 	var table []string
-	for _, line := range strings.Split(strings.TrimSpace(string(must(os.ReadFile(e.path("h.jsonl"))))), "\n")[:2] {
+	for _, line := range strings.Split(strings.TrimSpace(string(must(os.ReadFile(e.path("h.jsonl"))))), "\n") {
 		var r struct{ Hash string }
 		json.Unmarshal([]byte(line), &r)
-		table = append(table, r.Hash)
+		if r.Hash != "" && len(table) < 2 { // the first line is the header
+			table = append(table, r.Hash)
+		}
 	}
 	e.write("list.txt", strings.Join(table, "\n")+"\n")
 	e.run("db", "build", "--source", "a:US:list.txt", "--source", "b:UK:list.txt", "-o", "t.vsdb", "--key", "s.key", "--t", "3", "--s", "4")
