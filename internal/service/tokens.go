@@ -2,14 +2,16 @@ package service
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/sha256"
 	"crypto/subtle"
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"regexp"
 	"strings"
+
+	"github.com/vouchsafe/vouchsafe/internal/keyfile"
+	"github.com/vouchsafe/vouchsafe/psi"
 )
 
 // Role is what a client may do.
@@ -56,50 +58,27 @@ type Tokens struct {
 	clients []*Client
 }
 
-var accountRE = regexp.MustCompile(`^[A-Za-z0-9._-]{1,128}$`)
 
 // ValidAccount reports whether name is an acceptable account (or client)
 // name: 1 to 128 of A-Z a-z 0-9 . _ -, and not "." or "..".
 func ValidAccount(name string) bool {
-	return name != "." && name != ".." && accountRE.MatchString(name)
+	return psi.CheckLabel(name) == nil // the rule of account labels and voucher streams
 }
 
-// LoadTokens reads a tokens file (see ParseTokens). The file must not be
-// readable or writable by group or others.
+// LoadTokens reads a tokens file (see ParseTokens) with the rules of every
+// secret file (keyfile.ReadSecret): a regular file, not readable or writable
+// by group or others, of at most MaxTokensFile bytes.
 func LoadTokens(path string) (*Tokens, error) {
-	f, err := openPrivate(path)
+	b, err := keyfile.ReadSecret(path, MaxTokensFile)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	t, err := ParseTokens(io.LimitReader(f, MaxTokensFile+1))
+	defer clear(b)
+	t, err := ParseTokens(bytes.NewReader(b))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	return t, nil
-}
-
-// openPrivate opens a secret file, refusing one that group or others may
-// access.
-func openPrivate(path string) (*os.File, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	fi, err := f.Stat()
-	if err != nil {
-		f.Close()
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		f.Close()
-		return nil, fmt.Errorf("%s: not a regular file", path)
-	}
-	if m := fi.Mode().Perm(); m&0o077 != 0 {
-		f.Close()
-		return nil, fmt.Errorf("%s: secret file is accessible by group or others (mode %04o); chmod 600 it", path, m)
-	}
-	return f, nil
 }
 
 // ParseTokens parses a tokens file: one client per line,
