@@ -123,9 +123,12 @@ func TestPostgresSchemaVersion(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if stores[i], err = OpenPostgres(t.Context(), url, nil); err != nil {
+			s, err := OpenPostgres(t.Context(), url, nil)
+			if err != nil {
 				t.Error(err)
+				return
 			}
+			stores[i] = s
 		}()
 	}
 	wg.Wait()
