@@ -57,8 +57,8 @@ type ClientOptions struct {
 }
 
 // Triple is one input of the client: the image's perceptual hash, a fresh
-// identifier, and the visual derivative (at most Params.MaxDerivative
-// bytes; see EncodeDerivative).
+// identifier, and the visual derivative (at most [Params.MaxDerivative]
+// bytes; see [DerivativeEncoder.Encode]).
 type Triple struct {
 	Hash       Hash
 	ID         ID
