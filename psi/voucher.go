@@ -65,7 +65,7 @@ type Triple struct {
 	Derivative []byte
 }
 
-// Client makes vouchers for one account against one table. It is safe for
+// Client makes vouchers for one [Account] against one [Table]. It is safe for
 // concurrent use; it adds to the account's synthetic set.
 type Client struct {
 	table   *Table
