@@ -17,20 +17,16 @@ import (
 	"golang.org/x/image/draw"
 
 	"github.com/vouchsafe/vouchsafe/internal/ort"
+	"github.com/vouchsafe/vouchsafe/internal/ort/orttest"
 )
 
 var photoDir = filepath.Join("..", "testdata", "photos")
 
 // requireORT skips when this build or machine cannot run ONNX Runtime (make
-// test fetches it; CI always has it).
+// test fetches it; under CI=true a missing library fails).
 func requireORT(t testing.TB) {
 	t.Helper()
-	if !ort.Available {
-		t.Skip("built without cgo: no ONNX Runtime")
-	}
-	if _, err := ort.FindLibrary(""); err != nil {
-		t.Skipf("no ONNX Runtime library (run make ort): %v", err)
-	}
+	orttest.Library(t)
 }
 
 // newTestHasher opens a model on the CPU. The default model runs in pure Go

@@ -42,7 +42,7 @@ const (
 	OutDerivative
 )
 
-// Config says what Run computes and with how many goroutines.
+// Config says what [Run] computes and with how many goroutines.
 type Config struct {
 	// Outputs selects the results; every one comes from the same decode.
 	Outputs Outputs
@@ -63,7 +63,7 @@ type Config struct {
 	Budget *imgproc.Budget
 }
 
-// Record is the result for one input: what Config.Outputs asked for, or the
+// Record is the result for one [Input]: what Config.Outputs asked for, or the
 // error that stopped it.
 type Record struct {
 	Seq        int64  // position in the input stream, from 0

@@ -99,10 +99,12 @@ func Dihedral(img image.Image) ([8]Hash, int, error) {
 }
 
 // Decode decodes an encoded image (JPEG, PNG or GIF) for hashing, refusing
-// images of more than MaxPixels pixels before allocating them. In builds
-// with cgo, JPEG is decoded by libjpeg-turbo (accurate integer IDCT, fancy
-// upsampling), as Meta's tools decode it through libjpeg; without cgo,
-// image/jpeg decodes it and the chroma is upsampled as libjpeg would.
+// images of more than [MaxPixels] pixels before allocating them. In builds
+// with cgo, JPEG is decoded by libjpeg-turbo as Meta's C++ tool decodes it
+// through ImageMagick and libjpeg: floating-point IDCT, and the chroma of
+// 4:2:0 files brought to full size by libjpeg's scaled 16×16 IDCT (see the
+// package documentation); without cgo, image/jpeg decodes it and [Hasher.Hash]
+// upsamples the chroma as libjpeg would.
 func Decode(data []byte) (image.Image, error) {
 	// imgproc's probe, not image.DecodeConfig: it accepts the JPEG processes
 	// libjpeg-turbo decodes (arithmetic coding), as the NeuralHash path does.

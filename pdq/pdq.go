@@ -18,10 +18,10 @@
 // ones, so this package does not.)
 //
 // Decoding matters at the level of a few bits. Meta's C++ tool decodes
-// through libjpeg; so does Decode (and FromBytes) in builds with cgo, set up
+// through libjpeg; so does [Decode] (and [FromBytes]) in builds with cgo, set up
 // as that tool's ImageMagick front end sets it (floating-point IDCT; 4:2:0
 // chroma upsampled by the scaled IDCT, as IJG libjpeg 7 and later do).
-// Without cgo, image/jpeg decodes, and Hash upsamples the chroma of the
+// Without cgo, image/jpeg decodes, and [Hash] upsamples the chroma of the
 // *image.YCbCr it returns as libjpeg does (triangular filter, libjpeg's
 // fixed-point YCbCr conversion) rather than as image.YCbCr.At does; what
 // remains is image/jpeg's different IDCT rounding. On Meta's 15 regression

@@ -75,8 +75,8 @@ func CheckLabel(label string) error {
 // runs all give the server the same candidate set. Losing S (restoring an
 // old copy of the file, or two devices each growing their own copy) lets
 // an id come out synthetic once and real another time, which tells the
-// server, below the threshold, which candidates were synthetic. String
-// never prints the seed or S.
+// server, below the threshold, which candidates were synthetic.
+// [Account.String] never prints the seed or S.
 //
 // The methods are safe for concurrent use by the clients of one process.
 // Separate processes must not write one account file at once (the CLI

@@ -52,7 +52,7 @@ func UpgradeServerKey(v1 []byte) ([]byte, error) {
 // ServerKey is the server's secret for one table epoch: the blinding scalar
 // α (L = α·G) and the seed of the empty slots' scalars, with the public
 // values the server needs to parse and test vouchers (db_id, d, t, s,
-// AD_LEN). Its encoding (MarshalBinary) is secret: store it with
+// AD_LEN). Its encoding ([ServerKey.MarshalBinary]) is secret: store it with
 // restrictive permissions. String and errors never print the secret.
 type ServerKey struct {
 	dbid      DBID

@@ -3,13 +3,13 @@
 // vouchers and the detectable hash function) on P-256, as specified in
 // docs/protocol.md.
 //
-// The server builds a blinded cuckoo table (Table, BuildTable) from hash
-// lists (Intersect), publishes it with its Merkle root, and keeps a secret
-// ServerKey per table epoch. A client account (Account) turns each
+// The server builds a blinded cuckoo table ([Table], [BuildTable]) from hash
+// lists ([Intersect]), publishes it with its Merkle root, and keeps a secret
+// [ServerKey] per table epoch. A client account ([Account]) turns each
 // (hash, id, associated data) triple into a fixed-length voucher
-// (Client.Voucher). The server tests each voucher on arrival
-// (Server.Match), keeps only the matches (MatchRecord, AccountStore), and
-// periodically runs Reveal, which decrypts the associated data of the real
+// ([Client.Voucher]). The server tests each voucher on arrival
+// ([Server.Match]), keeps only the matches ([MatchRecord], [AccountStore]), and
+// periodically runs [Reveal], which decrypts the associated data of the real
 // matches only once an account holds more than t of them.
 //
 // What the client must keep: the Account, that is its seed and the set of
@@ -24,7 +24,7 @@
 //
 // What the server reveals (Reveal): below the threshold only the candidate
 // ids; above it the real matches, decoded with error correction
-// (tss.Decode), with the ids whose shares were wrong (BadShareIDs), those
+// ([tss.Decode]), with the ids whose shares were wrong (BadShareIDs), those
 // sent with two different shares (ConflictIDs), and a flag for more than s
 // synthetic matches that is never raised by bad shares.
 //
@@ -39,8 +39,8 @@
 // and selects between them in constant time. The client's Shamir and DHF
 // arithmetic (package tss: the reductions of PRF output to Z_q and F_ℓ,
 // share and DHF evaluation) is constant-time too, on math/bits without
-// branches on secrets. Not constant-time: on the server, tss.Detect and
-// tss.Rank (which skip zero entries) and tss.Recover's input checks, on
+// branches on secrets. Not constant-time: on the server, [tss.Detect] and
+// [tss.Rank] (which skip zero entries) and [tss.Recover]'s input checks, on
 // data the server holds anyway; see protocol.md §3.6.
 package psi
 

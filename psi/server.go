@@ -18,7 +18,7 @@ import (
 const maxD = 3
 
 // Server tests vouchers against the tables of one or more epochs, each with
-// its ServerKey (protocol.md §4.1). It is safe for concurrent use once built.
+// its [ServerKey] (protocol.md §4.1). It is safe for concurrent use once built.
 type Server struct {
 	keys map[DBID]*ServerKey
 }

@@ -18,7 +18,7 @@ const MaxStoreRecords = 1 << 24
 // record the id only; match: store the record"). Non-matching ids are
 // counted, not kept. A record whose id is already stored with the same
 // share is a retry and is not added again; one with a different share is
-// kept, and Reveal flags the id as inconsistent.
+// kept, and [Reveal] flags the id as inconsistent.
 type AccountStore struct {
 	Vouchers   uint64 // vouchers processed, valid or not
 	NonMatches uint64

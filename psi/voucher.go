@@ -57,15 +57,15 @@ type ClientOptions struct {
 }
 
 // Triple is one input of the client: the image's perceptual hash, a fresh
-// identifier, and the visual derivative (at most Params.MaxDerivative
-// bytes; see EncodeDerivative).
+// identifier, and the visual derivative (at most [Params.MaxDerivative]
+// bytes; see [DerivativeEncoder.Encode]).
 type Triple struct {
 	Hash       Hash
 	ID         ID
 	Derivative []byte
 }
 
-// Client makes vouchers for one account against one table. It is safe for
+// Client makes vouchers for one [Account] against one [Table]. It is safe for
 // concurrent use; it adds to the account's synthetic set.
 type Client struct {
 	table   *Table

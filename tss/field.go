@@ -7,21 +7,21 @@
 // See protocol.md §3.1, §4.2 and §4.3. The DHF is weakly t-wise independent:
 // any t real DHF values are uniformly distributed, exactly like random ones,
 // so nothing distinguishes ≤ t real shares from synthetic ones; with t+1 or
-// more real values among at most s random ones, Detect finds exactly the
-// real ones. Decode recovers the secret from real shares of which a few may
+// more real values among at most s random ones, [Detect] finds exactly the
+// real ones. [Decode] recovers the secret from real shares of which a few may
 // be wrong (Berlekamp–Welch, protocol.md §4.2), naming the wrong ones.
 //
 // Constant time: the operations the client runs on device-local secrets
 // (the Shamir and DHF coefficients and the values derived from them) take
-// time independent of those values: ScalarFromBytes (for a given input
-// length), NewPolynomial, Polynomial.Secret, Polynomial.Share, CheckShare,
-// NewDHF, DHF.Eval and DHF.EvalInto. Their arithmetic works on fixed-size
+// time independent of those values: [ScalarFromBytes] (for a given input
+// length), [NewPolynomial], [Polynomial.Secret], [Polynomial.Share], [CheckShare],
+// [NewDHF], [DHF.Eval] and [DHF.EvalInto]. Their arithmetic works on fixed-size
 // limbs with math/bits, turns carries into masks instead of branches and
 // uses no table lookups; what shows is only the public sizes (t, s, input
 // lengths) and whether an input was rejected as out of range. Not
-// constant-time: the server-side Detect and Rank, which skip zero matrix
+// constant-time: the server-side Detect and [Rank], which skip zero matrix
 // entries and stop at the first non-zero pivot candidate, on DHF values the
-// server holds anyway; Recover's input checks, which return early on
+// server holds anyway; [Recover]'s input checks, which return early on
 // malformed shares (its arithmetic is the constant-time one); and Decode,
 // which branches on the shares it decodes (server side). The § references
 // are to docs/protocol.md in this repository.

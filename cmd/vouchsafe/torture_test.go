@@ -21,7 +21,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vouchsafe/vouchsafe/internal/ort"
+	"github.com/vouchsafe/vouchsafe/internal/ort/orttest"
 )
 
 // TestTorture hashes a deterministic corpus of corrupt files (truncations,
@@ -36,9 +36,7 @@ func TestTorture(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short")
 	}
-	if _, err := ort.FindLibrary(""); err != nil || !ort.Available {
-		t.Skip("needs ONNX Runtime (make ort)")
-	}
+	orttest.Library(t)
 	n := 120
 	if s := os.Getenv("VOUCHSAFE_TORTURE"); s != "" {
 		var err error
@@ -274,9 +272,7 @@ func TestSignalStopsRun(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short")
 	}
-	if _, err := ort.FindLibrary(""); err != nil || !ort.Available {
-		t.Skip("needs ONNX Runtime (make ort)")
-	}
+	orttest.Library(t)
 	dir := t.TempDir()
 	bin := buildVouchsafe(t, dir)
 	fifo := filepath.Join(dir, "fifo.jpg")

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/vouchsafe/vouchsafe/internal/ort"
+	"github.com/vouchsafe/vouchsafe/internal/ort/orttest"
 	"github.com/vouchsafe/vouchsafe/internal/service"
 )
 
@@ -30,10 +31,7 @@ func newE2E(t *testing.T) *e2e {
 	if testing.Short() {
 		t.Skip("builds the vouchsafe command and runs it as processes; skipped with -short")
 	}
-	lib, err := ort.FindLibrary("")
-	if !ort.Available || err != nil {
-		t.Skip("no ONNX Runtime: the default model cannot run")
-	}
+	lib := orttest.Library(t) // the default model runs on it
 	goBin, err := exec.LookPath("go")
 	if err != nil {
 		t.Skip("go is not on PATH: cannot build the vouchsafe command")

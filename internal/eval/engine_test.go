@@ -5,12 +5,17 @@ import (
 	"testing"
 
 	"github.com/vouchsafe/vouchsafe/engine"
+	"github.com/vouchsafe/vouchsafe/internal/ort"
+	"github.com/vouchsafe/vouchsafe/internal/ort/orttest"
 )
 
 // TestEngineHash checks the adapter against the engine's own in-memory
 // hashing: the same hashes, one error per undecodable image, and the
 // batch's order kept.
 func TestEngineHash(t *testing.T) {
+	if ort.Available { // without cgo the default model runs in pure Go
+		orttest.Library(t)
+	}
 	h, err := engine.NewHasher(engine.Options{Model: "default", Workers: 1})
 	if err != nil {
 		t.Fatal(err)
