@@ -144,7 +144,7 @@ func FuzzStore(f *testing.F) {
 		if _, err := s.MarshalBinary(); err != nil {
 			t.Fatal(err)
 		}
-		_, _ = s.Reveal(small.T, small.S)
+		_, _ = s.Reveal(small)
 	})
 }
 

@@ -135,7 +135,7 @@ func runReconstruct(env *cliEnv, args []string) int {
 	enc := json.NewEncoder(w)
 	for _, l := range labels {
 		st := stores[l]
-		res, err := st.Reveal(params.T, params.S)
+		res, err := st.Reveal(params)
 		if err != nil {
 			return fail(env, "reconstruct", err)
 		}

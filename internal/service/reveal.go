@@ -86,7 +86,7 @@ func (s *Service) reveal(ctx context.Context, account string) (*RevealView, erro
 		}
 		recs = append(recs, r)
 	}
-	res, err := psi.Reveal(s.params.T, s.params.S, recs)
+	res, err := psi.Reveal(s.params, recs)
 	if err != nil {
 		return nil, err
 	}

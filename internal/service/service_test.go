@@ -32,7 +32,7 @@ func library(t *testing.T, srv *psi.Server, p psi.Params, vs [][]byte) (*psi.Acc
 		seen[r.Header.ID] = true
 		st.Add(r.Record, r.Err)
 	}
-	res, err := st.Reveal(p.T, p.S)
+	res, err := st.Reveal(p)
 	if err != nil {
 		t.Fatal(err)
 	}
