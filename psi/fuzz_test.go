@@ -3,7 +3,6 @@ package psi
 import (
 	"bytes"
 	"io"
-	"strings"
 	"testing"
 )
 
@@ -196,18 +195,3 @@ func FuzzDecodeDerivative(f *testing.F) {
 	})
 }
 
-func FuzzReadHashRecords(f *testing.F) {
-	f.Add("0123456789abcdef01234567\n# c\n{\"path\":\"a\",\"hash\":\"0123456789abcdef01234567\"}\n")
-	f.Add("{\"error\":\"x\"}")
-	f.Fuzz(func(t *testing.T, s string) {
-		recs, _, err := ReadHashRecords(strings.NewReader(s))
-		if err != nil {
-			return
-		}
-		for _, r := range recs {
-			if _, err := ParseHash(r.Hash); err != nil {
-				t.Fatal(err)
-			}
-		}
-	})
-}
