@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/vouchsafe/vouchsafe/internal/ort"
-	"github.com/vouchsafe/vouchsafe/internal/service"
+	"github.com/vouchsafe/vouchsafe/internal/recon/service"
 )
 
 // e2e runs the built command as separate processes, so that a test can

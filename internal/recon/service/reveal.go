@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/vouchsafe/vouchsafe/internal/secondhash"
+	"github.com/vouchsafe/vouchsafe/internal/recon/secondhash"
 	"github.com/vouchsafe/vouchsafe/psi"
 )
 
