@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"runtime"
 
-	"github.com/vouchsafe/vouchsafe/internal/modelgen"
+	"github.com/vouchsafe/vouchsafe/internal/defaultmodel"
 	"github.com/vouchsafe/vouchsafe/internal/onnxgen"
 	"github.com/vouchsafe/vouchsafe/internal/ort"
 )
@@ -29,7 +29,7 @@ type session interface {
 const DeviceGo ort.Device = "go"
 
 // goDefault evaluates the default model with its Go reference implementation
-// (internal/modelgen), which a test keeps equal to the ONNX graph.
+// (internal/defaultmodel), which a test keeps equal to the ONNX graph.
 type goDefault struct{}
 
 func (goDefault) Input() ort.TensorInfo {
@@ -44,7 +44,7 @@ func (goDefault) Close() error       { return nil }
 func (goDefault) Run(input []float32, inShape []int64, output []float32, outShape []int64) error {
 	n := int(inShape[0])
 	for i := range n {
-		e := modelgen.DefaultEmbedding(input[i*imageFloats : (i+1)*imageFloats])
+		e := defaultmodel.Embedding(input[i*imageFloats : (i+1)*imageFloats])
 		if len(e) != EmbeddingSize {
 			return fmt.Errorf("pure-Go default model: bad input")
 		}

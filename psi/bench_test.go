@@ -101,7 +101,7 @@ func BenchmarkReveal(b *testing.B) {
 	sc := makeScenario(b, f, c, "bench-reveal", DefaultParams.T+1, DefaultParams.S)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		res, _ := Reveal(DefaultParams.T, DefaultParams.S, sc.recs)
+		res, _ := Reveal(DefaultParams, sc.recs)
 		if !res.AboveThreshold {
 			b.Fatal("not revealed")
 		}

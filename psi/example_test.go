@@ -70,7 +70,7 @@ func Example() {
 			records = append(records, rec)
 		}
 		// Below the threshold Reveal gives only the candidate count.
-		res, err := psi.Reveal(params.T, params.S, records)
+		res, err := psi.Reveal(params, records)
 		if err != nil {
 			log.Fatal(err)
 		}

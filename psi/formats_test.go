@@ -242,34 +242,6 @@ func TestDerivative(t *testing.T) {
 	}
 }
 
-func TestReadHashRecords(t *testing.T) {
-	in := "# comment\n\n0123456789ABCDEF01234567\n" +
-		`{"path":"a.jpg","hash":"00112233445566778899aabb","width":512,"height":512}` + "\n" +
-		`{"path":"b.jpg","error":"cannot decode"}` + "\n"
-	recs, skipped, err := ReadHashRecords(strings.NewReader(in))
-	if err != nil || len(recs) != 2 || skipped != 1 {
-		t.Fatalf("%v %d %v", recs, skipped, err)
-	}
-	if recs[0].Hash != "0123456789abcdef01234567" || recs[1].Path != "a.jpg" {
-		t.Fatalf("%+v", recs)
-	}
-	for _, bad := range []string{"0123", "zz23456789abcdef01234567", `{"hash":"12"}`, `{"hash":`, "0123456789abcdef0123456789"} {
-		if _, _, err := ReadHashRecords(strings.NewReader(bad)); err == nil {
-			t.Errorf("%q accepted", bad)
-		}
-	}
-	// Two records on one line (issue 11): the second used to be dropped.
-	two := `{"path":"ok.jpg","hash":"00112233445566778899aabb"}` + "\n" +
-		`{"path":"a","hash":"00112233445566778899aabb"}` + "\x8a" + `{"path":"b","hash":"ffeeddccbbaa998877665544"}` + "\n"
-	if _, _, err := ReadHashRecords(strings.NewReader(two)); err == nil || !strings.Contains(err.Error(), "line 2:") {
-		t.Errorf("two records on a line: %v", err)
-	}
-	glued := `{"path":"a","hash":"00112233445566778899aabb"}{"path":"b","hash":"ffeeddccbbaa998877665544"}`
-	if _, _, err := ReadHashRecords(strings.NewReader(glued)); err == nil || !strings.Contains(err.Error(), "line 1:") {
-		t.Errorf("glued records: %v", err)
-	}
-}
-
 // Every single-bit flip of an account or server key file is an error
 // (issue 11: flipped key bits used to give wrong results with exit 0).
 func TestKeyFilesBitFlips(t *testing.T) {
@@ -338,47 +310,8 @@ func TestIntersect(t *testing.T) {
 	}
 }
 
-// protocol.md §6.4's table (f, N → T at P* = 1e-12) and Apple's figures.
-func TestThreshold(t *testing.T) {
-	table := map[float64][5]int{
-		1e-6: {5, 8, 15, 40, 179},
-		3e-8: {4, 5, 6, 11, 23},
-		1e-5: {8, 15, 40, 179, 1231},
-	}
-	for f, row := range table {
-		for i, want := range row {
-			n := math.Pow(10, float64(4+i))
-			got, err := MinThreshold(ThresholdQuery{FPR: f, Library: n}, 1e-12)
-			if err != nil || got != want {
-				t.Errorf("f=%g N=%g: T=%d (%v), want %d", f, n, got, err, want)
-			}
-		}
-	}
-	for _, c := range []struct {
-		n    float64
-		k, T int
-	}{{5e6, 1, 28}, {5.5e6, 1, 30}, {6e6, 1, 31}, {1e6, 3, 31}, {1e6, 5, 46}, {1e6, 10, 71}} {
-		got, err := MinThreshold(ThresholdQuery{FPR: 1e-6, Library: c.n, Cluster: c.k}, 1e-12)
-		if err != nil || got != c.T {
-			t.Errorf("N=%g k=%d: T=%d (%v), want %d", c.n, c.k, got, err, c.T)
-		}
-	}
-	// Reverse: the largest N for T = 30 lies between 5.5 M and 6 M.
-	n, err := MaxLibrary(1e-6, 1, 30, 1e-12)
-	if err != nil || n < 5.5e6 || n >= 6e6 {
-		t.Fatalf("MaxLibrary = %g (%v)", n, err)
-	}
-	if p, _ := FalseFlagProbability(ThresholdQuery{FPR: 1e-6, Library: n}, 30); p > 1e-12 {
-		t.Fatalf("P at MaxLibrary = %g", p)
-	}
-	if p, _ := FalseFlagProbability(ThresholdQuery{FPR: 1e-6, Library: n + 1}, 30); p <= 1e-12 {
-		t.Fatalf("P above MaxLibrary = %g", p)
-	}
-	for _, q := range []ThresholdQuery{{FPR: 0, Library: 10}, {FPR: 1, Library: 10}, {FPR: 1e-6, Library: 0}, {FPR: 1e-6, Library: 10, Cluster: -1}} {
-		if _, err := MinThreshold(q, 1e-12); err == nil {
-			t.Errorf("%+v accepted", q)
-		}
-	}
+// The §6.5 synthetic-blur figures for the default parameters.
+func TestBlur(t *testing.T) {
 	b := Blur(DefaultParams, DefaultSyntheticRate(DefaultParams), 1000)
 	if math.Abs(b.Mean-4.2) > 1e-9 || math.Abs(b.StdDev-2.045) > 0.01 || b.CapLo != 30 || b.CapHi != 54 {
 		t.Fatalf("blur %+v", b)

@@ -163,12 +163,12 @@ func katRun(t *testing.T, files map[string][]byte) katReveal {
 	}
 	var out katReveal
 	// Below: drop one real match (the first id in order).
-	lo, _ := Reveal(katParams.T, katParams.S, recs[1:])
+	lo, _ := Reveal(katParams, recs[1:])
 	out.Below = &katRevealLo{Candidates: lo.Candidates, IDs: idStrs(lo.CandidateIDs)}
 	if lo.AboveThreshold {
 		t.Fatal("below-threshold KAT revealed")
 	}
-	res, _ := Reveal(katParams.T, katParams.S, recs)
+	res, _ := Reveal(katParams, recs)
 	out.Candidates, out.Above, out.Synthetic = res.Candidates, res.AboveThreshold, idStrs(res.SyntheticIDs)
 	for _, m := range res.Revealed {
 		h, _ := m.Hash()

@@ -48,6 +48,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 )
 
 // Suite is the only cipher suite of format version 1:
@@ -196,3 +197,21 @@ var (
 	ErrLength  = errors.New("psi: wrong length")
 	ErrPoint   = errors.New("psi: invalid P-256 point")
 )
+
+// SyntheticBlur quantifies how much synthetic vouchers hide (protocol.md
+// §6.5) for an account that uploaded m vouchers.
+type SyntheticBlur struct {
+	Rate         float64 // p
+	Mean, StdDev float64 // of the synthetic count before the cap binds: m·p ± √(m·p(1−p))
+	CapLo, CapHi int     // the secret cap's range
+	CapStdDev    float64 // (c_hi − c_lo)/√12, once the cap binds
+}
+
+// Blur returns the §6.5 figures for parameters p, rate and m vouchers.
+func Blur(p Params, rate float64, m float64) SyntheticBlur {
+	lo, hi := capRange(p)
+	return SyntheticBlur{
+		Rate: rate, Mean: m * rate, StdDev: math.Sqrt(m * rate * (1 - rate)),
+		CapLo: lo, CapHi: hi, CapStdDev: float64(hi-lo) / math.Sqrt(12),
+	}
+}

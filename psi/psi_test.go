@@ -36,14 +36,14 @@ func TestMatchAndReveal(t *testing.T) {
 			t.Fatalf("non-member %d: rec %v err %v", i, rec, err)
 		}
 	}
-	res, err := Reveal(small.T, small.S, recs[:3])
+	res, err := Reveal(small, recs[:3])
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.AboveThreshold || res.Candidates != 3 || len(res.Revealed) != 0 {
 		t.Fatalf("below threshold: %+v", res)
 	}
-	res, err = Reveal(small.T, small.S, recs)
+	res, err = Reveal(small, recs)
 	if err != nil {
 		t.Fatal(err)
 	}

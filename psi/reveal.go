@@ -115,15 +115,17 @@ const (
 )
 
 // Reveal runs the threshold step over all match records of one account (any
-// epochs). It is a pure function of t, s and the set of records (their order
-// does not matter). With at most t distinct real matches it returns only the
+// epochs) under p's threshold t = p.T and DHF capacity s = p.S (p.ADLen is
+// not used: each record carries its own). It is a pure function of t, s and
+// the set of records (their order does not matter). With at most t distinct real matches it returns only the
 // candidate count and ids; with t+1 or more real ones and at most s
 // synthetic ones it decrypts exactly the real matches and names the
 // synthetic ones. The real shares are decoded with error correction
 // (tss.Decode), so a few corrupt shares among many real ones are named in
 // BadShareIDs rather than stopping the reveal. It returns an error only for
 // invalid t or s.
-func Reveal(t, s int, records []*MatchRecord) (*RevealResult, error) {
+func Reveal(p Params, records []*MatchRecord) (*RevealResult, error) {
+	t, s := p.T, p.S
 	if t < 1 || t > MaxT || s < 1 || s > MaxS {
 		return nil, fmt.Errorf("psi: reveal: t=%d, s=%d out of range", t, s)
 	}

@@ -46,7 +46,7 @@ func TestRevealCorruptShares(t *testing.T) {
 						badIDs = append(badIDs, r.ID)
 					}
 					sortIDs(badIDs)
-					res, err := Reveal(p.T, p.S, recs)
+					res, err := Reveal(p, recs)
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -110,13 +110,13 @@ func TestRevealConflictDevices(t *testing.T) {
 	add(devA, 0) // real on device A
 	add(devB, 0) // synthetic on device B
 	add(devA, 1)
-	res, _ := Reveal(p.T, p.S, recs)
+	res, _ := Reveal(p, recs)
 	if res.AboveThreshold || res.Candidates != 2 || len(res.ConflictIDs) != 1 || res.ConflictIDs[0] != idN("conflict", 0) {
 		t.Fatalf("below: %+v", res)
 	}
 	add(devA, 2)
 	add(devA, 3)
-	res, _ = Reveal(p.T, p.S, recs)
+	res, _ = Reveal(p, recs)
 	if !res.AboveThreshold || len(res.Revealed) != p.T+1 || len(res.SyntheticIDs) != 0 ||
 		len(res.ConflictIDs) != 1 || len(res.BadShareIDs) != 0 || res.ExcessSynthetic {
 		t.Fatalf("above: %+v", res)

@@ -116,12 +116,12 @@ func TestRevealDefaults(t *testing.T) {
 	for _, r := range real[:p.T] {
 		below.realIDs[r.ID] = nil
 	}
-	res, err := Reveal(p.T, p.S, append(slices.Clone(real[:p.T]), synth...))
+	res, err := Reveal(p, append(slices.Clone(real[:p.T]), synth...))
 	if err != nil {
 		t.Fatal(err)
 	}
 	below.check(t, res, false)
-	only, err := Reveal(p.T, p.S, synth)
+	only, err := Reveal(p, synth)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func TestRevealDefaults(t *testing.T) {
 	}
 
 	// t+1 real + s synthetic: everything real, and the synthetic set.
-	res, err = Reveal(p.T, p.S, sc.recs)
+	res, err = Reveal(p, sc.recs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,7 +163,7 @@ func TestRevealBoundary(t *testing.T) {
 			for _, r := range synthRecs[:nSynth] {
 				sub.synthIDs[r.ID] = true
 			}
-			res, err := Reveal(p.T, p.S, recs)
+			res, err := Reveal(p, recs)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -181,12 +181,12 @@ func TestRevealOrderAndDuplicates(t *testing.T) {
 	f := newFixture(t, "order", p, 20)
 	c := f.client(t, 0)
 	sc := makeScenario(t, f, c, "order", 5, 4)
-	want, _ := Reveal(p.T, p.S, sc.recs)
+	want, _ := Reveal(p, sc.recs)
 	r := rand.New(rand.NewPCG(1, 2))
 	for i := 0; i < 5; i++ {
 		recs := append(slices.Clone(sc.recs), sc.recs[r.IntN(len(sc.recs))])
 		r.Shuffle(len(recs), func(i, j int) { recs[i], recs[j] = recs[j], recs[i] })
-		got, _ := Reveal(p.T, p.S, recs)
+		got, _ := Reveal(p, recs)
 		if fmt.Sprint(got) != fmt.Sprint(want) {
 			t.Fatalf("shuffle %d changed the result", i)
 		}
@@ -230,14 +230,14 @@ func TestDuplicatesCountOnce(t *testing.T) {
 			}
 		}
 	}
-	res, _ := Reveal(p.T, p.S, recs)
+	res, _ := Reveal(p, recs)
 	if res.Candidates != 3 || res.AboveThreshold || len(res.ConflictIDs) != 0 {
 		t.Fatalf("duplicates: %+v", res)
 	}
 	// The same hash under a fourth id counts: t+1 distinct ids cross.
 	v, _ := dev2.Voucher(drbg("dup4"), &Triple{Hash: f.members[0], ID: idN("dup", 99)})
 	rec, _ := f.server.Match(v)
-	res, _ = Reveal(p.T, p.S, append(recs, rec))
+	res, _ = Reveal(p, append(recs, rec))
 	if res.Candidates != 4 || !res.AboveThreshold || len(res.Revealed) != 4 {
 		t.Fatalf("same hash, new id: %+v", res)
 	}
@@ -280,11 +280,11 @@ func TestEpochsAddUp(t *testing.T) {
 		}
 		recs = append(recs, rec)
 	}
-	out, _ := Reveal(p.T, p.S, recs[:3])
+	out, _ := Reveal(p, recs[:3])
 	if out.AboveThreshold {
 		t.Fatal("3 = t matches revealed")
 	}
-	out, _ = Reveal(p.T, p.S, recs)
+	out, _ = Reveal(p, recs)
 	if !out.AboveThreshold || len(out.Revealed) != 4 {
 		t.Fatalf("two epochs: %+v", out)
 	}
@@ -304,7 +304,7 @@ func TestRevealExcessSynthetic(t *testing.T) {
 	c := f.client(t, 0)
 	// s+1 synthetic and t real: flagged, nothing decrypted.
 	sc := makeScenario(t, f, c, "excess", p.T, p.S+1)
-	res, err := Reveal(p.T, p.S, sc.recs)
+	res, err := Reveal(p, sc.recs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -313,7 +313,7 @@ func TestRevealExcessSynthetic(t *testing.T) {
 	}
 	// Many real and s+2 synthetic: the subset decoder recovers and flags.
 	sc = makeScenario(t, f, c, "excess2", 30, p.S+2)
-	res, err = Reveal(p.T, p.S, sc.recs)
+	res, err = Reveal(p, sc.recs)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -335,7 +335,7 @@ func TestRevealTampering(t *testing.T) {
 	// key, nothing revealed; flagged undecodable, not excess synthetic.
 	recs := cloneRecords(sc.recs)
 	recs[0].Z[31] ^= 1
-	res, _ := Reveal(p.T, p.S, recs)
+	res, _ := Reveal(p, recs)
 	if res.AboveThreshold || len(res.Revealed) != 0 || !res.Undecodable || res.ExcessSynthetic {
 		t.Fatalf("altered share revealed: %+v", res)
 	}
@@ -345,7 +345,7 @@ func TestRevealTampering(t *testing.T) {
 		recs = cloneRecords(sc.recs)
 		alt := cloneRecords(recs[:1])[0]
 		alt.Z[1] += byte(d)
-		res, _ = Reveal(p.T, p.S, append(recs, alt))
+		res, _ = Reveal(p, append(recs, alt))
 		if len(res.ConflictIDs) != 1 || res.ConflictIDs[0] != alt.ID || !res.AboveThreshold || len(res.Revealed) != p.T+1 ||
 			!slices.Equal(res.BadShareIDs, res.ConflictIDs) || res.ExcessSynthetic || res.Undecodable {
 			t.Fatalf("conflict (%+d): %+v", d, res)
@@ -355,7 +355,7 @@ func TestRevealTampering(t *testing.T) {
 	sc = makeScenario(t, f, c, "tamper2", p.T+2, 2)
 	recs = cloneRecords(sc.recs)
 	recs[1].ADCT[20] ^= 1
-	res, _ = Reveal(p.T, p.S, recs)
+	res, _ = Reveal(p, recs)
 	if !res.AboveThreshold || len(res.Revealed) != p.T+1 || len(res.InvalidAD) != 1 || res.InvalidAD[0] != recs[1].ID {
 		t.Fatalf("bad adct: above=%v revealed=%d invalid=%v", res.AboveThreshold, len(res.Revealed), res.InvalidAD)
 	}
@@ -363,11 +363,11 @@ func TestRevealTampering(t *testing.T) {
 	recs = cloneRecords(sc.recs)
 	recs[0].R = recs[0].R[:3]
 	recs[1].R[2] = ^uint64(0)
-	res, err := Reveal(p.T, p.S, append(recs, nil))
+	res, err := Reveal(p, append(recs, nil))
 	if err != nil || len(res.MalformedIDs) != 2 {
 		t.Fatalf("malformed: %v %+v", err, res)
 	}
-	if _, err := Reveal(0, 6, nil); err == nil {
+	if _, err := Reveal(Params{T: 0, S: 6}, nil); err == nil {
 		t.Fatal("t=0 accepted")
 	}
 }

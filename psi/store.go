@@ -48,8 +48,8 @@ func (s *AccountStore) Add(rec *MatchRecord, err error) bool {
 }
 
 // Reveal runs Reveal over the stored records.
-func (s *AccountStore) Reveal(t, sCap int) (*RevealResult, error) {
-	return Reveal(t, sCap, s.Records)
+func (s *AccountStore) Reveal(p Params) (*RevealResult, error) {
+	return Reveal(p, s.Records)
 }
 
 // MarshalBinary encodes the store:

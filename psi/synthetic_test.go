@@ -54,7 +54,7 @@ func (p *persisted) run(t *testing.T, f *fixture, rate float64, lib []libEntry) 
 			recs = append(recs, r.Record)
 		}
 	}
-	res, err := Reveal(f.params.T, f.params.S, recs)
+	res, err := Reveal(f.params, recs)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/vouchsafe/vouchsafe/internal/hashlist"
 	"github.com/vouchsafe/vouchsafe/internal/keyfile"
 	"github.com/vouchsafe/vouchsafe/internal/safeio"
 	"github.com/vouchsafe/vouchsafe/psi"
@@ -80,7 +81,7 @@ func runDBBuild(env *cliEnv, args []string) int {
 		if err != nil {
 			return fail(env, "db build", err)
 		}
-		hs, err := psi.ReadHashes(f)
+		hs, err := hashlist.ReadHashes(f)
 		f.Close()
 		if err != nil {
 			return fail(env, "db build", fmt.Errorf("%s: %v", parts[2], err))

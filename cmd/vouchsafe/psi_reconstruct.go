@@ -9,9 +9,8 @@ import (
 	"sort"
 
 	"github.com/vouchsafe/vouchsafe/internal/keyfile"
+	"github.com/vouchsafe/vouchsafe/internal/recon/secondhash"
 	"github.com/vouchsafe/vouchsafe/internal/safeio"
-	"github.com/vouchsafe/vouchsafe/internal/secondhash"
-	"github.com/vouchsafe/vouchsafe/internal/service"
 	"github.com/vouchsafe/vouchsafe/psi"
 )
 
@@ -21,25 +20,25 @@ func init() {
 
 // accountReport is one line of reconstruct's JSON Lines output.
 type accountReport struct {
-	Account         string                 `json:"account"`
-	Vouchers        uint64                 `json:"vouchers"`
-	Matches         int                    `json:"match_records"`
-	NonMatches      uint64                 `json:"non_matches"`
-	Invalid         uint64                 `json:"invalid"`
-	Threshold       int                    `json:"threshold"`
-	RequiredMatches int                    `json:"required_matches"`
-	Candidates      int                    `json:"candidates"`
-	CandidateIDs    []string               `json:"candidate_ids"`
-	AboveThreshold  bool                   `json:"above_threshold"`
-	Revealed        []service.RevealedView `json:"revealed,omitempty"`
-	SyntheticIDs    []string               `json:"synthetic_ids,omitempty"`
-	ConflictIDs     []string               `json:"conflict_ids,omitempty"`
-	MalformedIDs    []string               `json:"malformed_ids,omitempty"`
-	BadShareIDs     []string               `json:"bad_share_ids,omitempty"`
-	InvalidAD       []string               `json:"invalid_ad_ids,omitempty"`
-	Undecodable     bool                   `json:"undecodable_shares,omitempty"`
-	ExcessSynthetic bool                   `json:"excess_synthetic,omitempty"`
-	Errors          []voucherError         `json:"errors,omitempty"`
+	Account         string                    `json:"account"`
+	Vouchers        uint64                    `json:"vouchers"`
+	Matches         int                       `json:"match_records"`
+	NonMatches      uint64                    `json:"non_matches"`
+	Invalid         uint64                    `json:"invalid"`
+	Threshold       int                       `json:"threshold"`
+	RequiredMatches int                       `json:"required_matches"`
+	Candidates      int                       `json:"candidates"`
+	CandidateIDs    []string                  `json:"candidate_ids"`
+	AboveThreshold  bool                      `json:"above_threshold"`
+	Revealed        []secondhash.RevealedView `json:"revealed,omitempty"`
+	SyntheticIDs    []string                  `json:"synthetic_ids,omitempty"`
+	ConflictIDs     []string                  `json:"conflict_ids,omitempty"`
+	MalformedIDs    []string                  `json:"malformed_ids,omitempty"`
+	BadShareIDs     []string                  `json:"bad_share_ids,omitempty"`
+	InvalidAD       []string                  `json:"invalid_ad_ids,omitempty"`
+	Undecodable     bool                      `json:"undecodable_shares,omitempty"`
+	ExcessSynthetic bool                      `json:"excess_synthetic,omitempty"`
+	Errors          []voucherError            `json:"errors,omitempty"`
 	// Confirmed, present when the second-hash check ran, counts the
 	// revealed matches it confirmed. Only confirmed matches go to review.
 	Confirmed *int `json:"second_hash_confirmed,omitempty"`
@@ -136,7 +135,7 @@ func runReconstruct(env *cliEnv, args []string) int {
 	enc := json.NewEncoder(w)
 	for _, l := range labels {
 		st := stores[l]
-		res, err := st.Reveal(params.T, params.S)
+		res, err := st.Reveal(params)
 		if err != nil {
 			return fail(env, "reconstruct", err)
 		}
@@ -200,7 +199,7 @@ func reportOf(label string, st *psi.AccountStore, res *psi.RevealResult, errs []
 		rep.Confirmed = new(int)
 	}
 	for i := range res.Revealed {
-		rv := service.ViewRevealed(&res.Revealed[i], list)
+		rv := secondhash.ViewRevealed(&res.Revealed[i], list)
 		if rv.SecondHash != nil && rv.SecondHash.Confirmed {
 			*rep.Confirmed++
 		}

@@ -10,8 +10,8 @@ import (
 	"github.com/vouchsafe/vouchsafe/engine"
 	"github.com/vouchsafe/vouchsafe/internal/inputs"
 	"github.com/vouchsafe/vouchsafe/internal/keyfile"
+	"github.com/vouchsafe/vouchsafe/internal/recon/secondhash"
 	"github.com/vouchsafe/vouchsafe/internal/safeio"
-	"github.com/vouchsafe/vouchsafe/internal/secondhash"
 	"github.com/vouchsafe/vouchsafe/psi"
 )
 

@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"github.com/vouchsafe/vouchsafe/psi"
+	"github.com/vouchsafe/vouchsafe/internal/threshold"
 )
 
 func init() {
@@ -41,22 +41,22 @@ func runThreshold(env *cliEnv, args []string) int {
 	}
 	rep := thresholdReport{FPR: *fpr, Library: *library, Cluster: *cluster, Target: *target}
 	if *library != 0 {
-		q := psi.ThresholdQuery{FPR: *fpr, Library: *library, Cluster: *cluster}
-		T, err := psi.MinThreshold(q, *target)
+		q := threshold.Query{FPR: *fpr, Library: *library, Cluster: *cluster}
+		T, err := threshold.MinThreshold(q, *target)
 		if err != nil {
 			return fail(env, "threshold", err)
 		}
-		p, err := psi.FalseFlagProbability(q, T)
+		p, err := threshold.FalseFlagProbability(q, T)
 		if err != nil {
 			return fail(env, "threshold", err)
 		}
 		rep.RequiredMatches, rep.Threshold, rep.Probability = T, T-1, p
 	} else {
-		n, err := psi.MaxLibrary(*fpr, *cluster, *required, *target)
+		n, err := threshold.MaxLibrary(threshold.LibraryQuery{FPR: *fpr, Cluster: *cluster, Required: *required, Target: *target})
 		if err != nil {
 			return fail(env, "threshold", err)
 		}
-		p, _ := psi.FalseFlagProbability(psi.ThresholdQuery{FPR: *fpr, Library: n, Cluster: *cluster}, *required)
+		p, _ := threshold.FalseFlagProbability(threshold.Query{FPR: *fpr, Library: n, Cluster: *cluster}, *required)
 		rep.RequiredMatches, rep.Threshold, rep.MaxLibrary, rep.Library, rep.Probability = *required, *required-1, n, n, p
 	}
 	if *asJSON {

@@ -21,6 +21,7 @@ import (
 	_ "golang.org/x/image/tiff" //
 	_ "golang.org/x/image/webp" //
 
+	"github.com/vouchsafe/vouchsafe/internal/hashlist"
 	"github.com/vouchsafe/vouchsafe/internal/keyfile"
 	"github.com/vouchsafe/vouchsafe/internal/safeio"
 	"github.com/vouchsafe/vouchsafe/internal/shard"
@@ -127,7 +128,7 @@ func runVoucher(env *cliEnv, args []string) int {
 	if err != nil {
 		return fail(env, "voucher", err)
 	}
-	recs, skipped, err := psi.ReadHashRecords(in)
+	recs, skipped, err := hashlist.ReadHashRecords(in)
 	in.Close()
 	if err != nil {
 		return fail(env, "voucher", fmt.Errorf("%s: %v", pos[0], err))
@@ -135,7 +136,7 @@ func runVoucher(env *cliEnv, args []string) int {
 	if skipped > 0 {
 		fmt.Fprintf(env.stderr, "vouchsafe voucher: skipped %d records without a hash\n", skipped)
 	}
-	recs = slices.DeleteFunc(recs, func(r psi.HashRecord) bool { return !po.shard.Has(r.Path) })
+	recs = slices.DeleteFunc(recs, func(r hashlist.HashRecord) bool { return !po.shard.Has(r.Path) })
 	client, err := psi.NewClient(t, acct, opts)
 	if err != nil {
 		return fail(env, "voucher", err)
@@ -215,7 +216,7 @@ func isHashList(name string) bool {
 // attachDerivatives loads each record's image and stores its derivative in
 // the triple. Relative paths are tried against the working directory, then
 // against the hash list's directory.
-func attachDerivatives(trs []psi.Triple, recs []psi.HashRecord, listDir string, max, workers int) error {
+func attachDerivatives(trs []psi.Triple, recs []hashlist.HashRecord, listDir string, max, workers int) error {
 	enc, err := psi.NewDerivativeEncoder()
 	if err != nil {
 		return err

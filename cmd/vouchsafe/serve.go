@@ -12,8 +12,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/vouchsafe/vouchsafe/internal/service"
-	"github.com/vouchsafe/vouchsafe/internal/store"
+	"github.com/vouchsafe/vouchsafe/internal/recon/service"
+	"github.com/vouchsafe/vouchsafe/internal/recon/store"
 )
 
 func init() {

@@ -15,7 +15,7 @@ import (
 
 	"github.com/vouchsafe/vouchsafe/internal/ort"
 	"github.com/vouchsafe/vouchsafe/internal/ort/orttest"
-	"github.com/vouchsafe/vouchsafe/internal/service"
+	"github.com/vouchsafe/vouchsafe/internal/recon/service"
 )
 
 // e2e runs the built command as separate processes, so that a test can

@@ -16,7 +16,7 @@ import (
 
 	"github.com/vouchsafe/vouchsafe/engine"
 	"github.com/vouchsafe/vouchsafe/internal/keyfile"
-	"github.com/vouchsafe/vouchsafe/internal/service"
+	"github.com/vouchsafe/vouchsafe/internal/recon/service"
 	"github.com/vouchsafe/vouchsafe/internal/shard"
 	"github.com/vouchsafe/vouchsafe/psi"
 )

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vouchsafe/vouchsafe/internal/service"
+	"github.com/vouchsafe/vouchsafe/internal/recon/service"
 	"github.com/vouchsafe/vouchsafe/psi"
 )
 

@@ -1,67 +1,21 @@
 package modelgen
 
-import (
-	"math"
-	"sync"
-)
+import "github.com/vouchsafe/vouchsafe/internal/defaultmodel"
 
-// The default model: a pHash-like perceptual embedding.
-//
-//	image [N,3,360,360] in [-1,1]
-//	→ AveragePool 10×10, stride 10           [N,3,36,36]
-//	→ Conv 1×1 (BT.601 luma weights)         [N,1,36,36]
-//	→ MatMul C, MatMul Cᵀ (2-D DCT-II)       [N,1,36,36]
-//	→ Flatten, Gather 128 zigzag AC coeffs   [N,128]
-//	→ embedding
+// The default model's geometry and constants live in internal/defaultmodel,
+// beside its pure-Go reference, so that the engine can run the reference
+// without importing the generator.
 const (
-	pool   = 10          // box-filter side
-	grid   = Size / pool // 36: side of the downsampled luma image
-	nCoeff = Dim         // AC coefficients kept
+	pool   = defaultmodel.Pool
+	grid   = defaultmodel.Grid
+	nCoeff = defaultmodel.Dim
 )
 
-// lumaWeights are ITU-R BT.601 luma coefficients for R, G, B.
-var lumaWeights = [3]float32{0.299, 0.587, 0.114}
-
-// dctMatrix returns the orthonormal DCT-II matrix C (grid×grid, row-major):
-// C[u][x] = α(u)·cos(π(2x+1)u / 2·grid), α(0) = √(1/grid), α(u>0) = √(2/grid).
-// The 2-D transform of X is C·X·Cᵀ.
-//
-// Every cosine is of a multiple of π/(4·grid); each is computed once from its
-// reduced angle, then multiplied by α(u) and rounded to float32.
-func dctMatrix() []float32 {
-	c := make([]float32, grid*grid)
-	for u := range grid {
-		alpha := math.Sqrt(2 / float64(grid))
-		if u == 0 {
-			alpha = math.Sqrt(1 / float64(grid))
-		}
-		for x := range grid {
-			m := ((2*x + 1) * u) % (4 * grid)
-			cos := math.Cos(float64(math.Pi*float64(m)) / float64(2*grid))
-			c[u*grid+x] = float32(float64(alpha * cos))
-		}
-	}
-	return c
-}
-
-// zigzag returns the flat indices (u·grid + v, u vertical, v horizontal) of the
-// first nCoeff AC coefficients of a grid×grid DCT in JPEG zigzag order: the DC
-// term (0,0) is skipped.
-func zigzag() []int64 {
-	out := make([]int64, 0, nCoeff)
-	for d := 1; len(out) < nCoeff; d++ {
-		for i := 0; i <= d && len(out) < nCoeff; i++ {
-			u, v := i, d-i // odd diagonals run top-right to bottom-left
-			if d%2 == 0 {
-				u, v = d-i, i
-			}
-			if u < grid && v < grid {
-				out = append(out, int64(u*grid+v))
-			}
-		}
-	}
-	return out
-}
+var (
+	lumaWeights = defaultmodel.LumaWeights()
+	dctMatrix   = defaultmodel.DCTMatrix
+	zigzag      = defaultmodel.Zigzag
+)
 
 // Default returns the default model (ONNX bytes) and its seed file.
 func Default() (onnx, seed []byte, err error) {
@@ -99,59 +53,6 @@ func Default() (onnx, seed []byte, err error) {
 	return onnx, SeedFile("default", defaultSeed()), nil
 }
 
-// dctBasis and zigzagOrder are computed once; both are read-only.
-var (
-	dctBasis    = sync.OnceValue(dctMatrix)
-	zigzagOrder = sync.OnceValue(zigzag)
-)
-
 // DefaultEmbedding is the pure-Go reference of the default model for one
-// image: img is [3,Size,Size] (CHW, RGB in [-1,1]); the result is the 128
-// embedding values, or nil if img has the wrong length. It follows the
-// model's steps in float64 with the model's float32 constants, so it agrees
-// with ONNX Runtime to float32 rounding. It is safe for concurrent use.
-func DefaultEmbedding(img []float32) []float32 {
-	if len(img) != 3*Size*Size {
-		return nil
-	}
-	var sums [3][grid * grid]float64 // per-channel 10×10 block sums
-	for c := range 3 {
-		plane := img[c*Size*Size : (c+1)*Size*Size]
-		for y := range Size {
-			row := plane[y*Size : (y+1)*Size]
-			acc := sums[c][(y/pool)*grid : (y/pool+1)*grid]
-			for bx := range grid {
-				s := 0.0
-				for _, v := range row[bx*pool : (bx+1)*pool] {
-					s += float64(v)
-				}
-				acc[bx] += s
-			}
-		}
-	}
-	var small [grid * grid]float64
-	for i := range small {
-		small[i] = (float64(lumaWeights[0])*sums[0][i] + float64(lumaWeights[1])*sums[1][i] +
-			float64(lumaWeights[2])*sums[2][i]) / (pool * pool)
-	}
-	c := dctBasis()
-	var tmp [grid * grid]float64
-	for u := range grid { // tmp = C·X
-		for y := range grid {
-			cu := float64(c[u*grid+y])
-			for x := range grid {
-				tmp[u*grid+x] += cu * small[y*grid+x]
-			}
-		}
-	}
-	out := make([]float32, nCoeff)
-	for i, k := range zigzagOrder() { // (tmp·Cᵀ)[u][v] for the kept (u,v)
-		u, v := int(k)/grid, int(k)%grid
-		s := 0.0
-		for x := range grid {
-			s += tmp[u*grid+x] * float64(c[v*grid+x])
-		}
-		out[i] = float32(s)
-	}
-	return out
-}
+// image; see defaultmodel.Embedding.
+func DefaultEmbedding(img []float32) []float32 { return defaultmodel.Embedding(img) }

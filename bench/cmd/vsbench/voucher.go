@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/vouchsafe/vouchsafe/engine"
+	"github.com/vouchsafe/vouchsafe/internal/hashlist"
 	"github.com/vouchsafe/vouchsafe/psi"
 )
 
@@ -157,7 +158,7 @@ func (vb *voucherBench) twoStep(ctx context.Context, files []string, n int, work
 	if _, err := vb.hashOnlyTo(ctx, files, n, &list); err != nil {
 		return 0, err
 	}
-	recs, _, err := psi.ReadHashRecords(&list)
+	recs, _, err := hashlist.ReadHashRecords(&list)
 	if err != nil {
 		return 0, err
 	}

@@ -10,7 +10,7 @@
 // With a PostgreSQL store, -instances services (each with its own
 // connection pool, as separate processes would have) share the database and
 // the clients spread their uploads over them round-robin. -postgres-temp
-// starts a throwaway server (internal/store/pgtest) for the run.
+// starts a throwaway server (internal/recon/store/pgtest) for the run.
 //
 // Vouchers are made once (a pool against a fresh table with the default
 // parameters t = 30, s = 60, AD_LEN = 4096) and reused: most uploaded copies
@@ -41,9 +41,9 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/vouchsafe/vouchsafe/internal/service"
-	"github.com/vouchsafe/vouchsafe/internal/store"
-	"github.com/vouchsafe/vouchsafe/internal/store/pgtest"
+	"github.com/vouchsafe/vouchsafe/internal/recon/service"
+	"github.com/vouchsafe/vouchsafe/internal/recon/store"
+	"github.com/vouchsafe/vouchsafe/internal/recon/store/pgtest"
 	"github.com/vouchsafe/vouchsafe/psi"
 )
 

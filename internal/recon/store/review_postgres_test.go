@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vouchsafe/vouchsafe/internal/store/pgtest"
+	"github.com/vouchsafe/vouchsafe/internal/recon/store/pgtest"
 )
 
 // openPostgresDB opens a store on a new database of srv, closed when the

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vouchsafe/vouchsafe/internal/store"
-	"github.com/vouchsafe/vouchsafe/internal/store/pgtest"
+	"github.com/vouchsafe/vouchsafe/internal/recon/store"
+	"github.com/vouchsafe/vouchsafe/internal/recon/store/pgtest"
 )
 
 // pgHarness is one service instance on a shared PostgreSQL database, with

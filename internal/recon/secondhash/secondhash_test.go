@@ -17,7 +17,7 @@ import (
 	"github.com/vouchsafe/vouchsafe/psi"
 )
 
-var photoDir = filepath.Join("..", "..", "testdata", "photos")
+var photoDir = filepath.Join("..", "..", "..", "testdata", "photos")
 
 type photo struct {
 	name  string

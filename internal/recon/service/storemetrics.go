@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"io"
 
-	"github.com/vouchsafe/vouchsafe/internal/store"
+	"github.com/vouchsafe/vouchsafe/internal/recon/store"
 )
 
 // writeStoreMetrics appends the gauges read from the store: the same on

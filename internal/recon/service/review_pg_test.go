@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vouchsafe/vouchsafe/internal/store"
-	"github.com/vouchsafe/vouchsafe/internal/store/pgtest"
+	"github.com/vouchsafe/vouchsafe/internal/recon/store"
+	"github.com/vouchsafe/vouchsafe/internal/recon/store/pgtest"
 )
 
 // reviewInstance is one serve instance with the review console on the

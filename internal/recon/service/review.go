@@ -33,8 +33,8 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/vouchsafe/vouchsafe/internal/secondhash"
-	"github.com/vouchsafe/vouchsafe/internal/store"
+	"github.com/vouchsafe/vouchsafe/internal/recon/secondhash"
+	"github.com/vouchsafe/vouchsafe/internal/recon/store"
 	"github.com/vouchsafe/vouchsafe/psi"
 )
 
@@ -393,7 +393,7 @@ func (s *Service) handleQueue(w http.ResponseWriter, r *http.Request) {
 
 // matchView is one revealed match on the account page and in the report.
 type matchView struct {
-	RevealedView
+	secondhash.RevealedView
 	Epoch     uint64
 	HasEpoch  bool
 	Status    string

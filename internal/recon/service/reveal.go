@@ -1,16 +1,12 @@
 package service
 
 import (
-	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"image"
-	"image/png"
 	"time"
 
-	"github.com/vouchsafe/vouchsafe/internal/secondhash"
+	"github.com/vouchsafe/vouchsafe/internal/recon/secondhash"
 	"github.com/vouchsafe/vouchsafe/psi"
 )
 
@@ -30,30 +26,16 @@ type RevealView struct {
 	// the store counts conflicting shares), except Undecodable and
 	// ExcessSynthetic, which flag a faulty or malicious client at any
 	// count (see psi.RevealResult).
-	Revealed        []RevealedView `json:"revealed,omitempty"`
-	SyntheticIDs    []string       `json:"synthetic_ids,omitempty"`
-	ConflictIDs     []string       `json:"conflict_ids,omitempty"`
-	MalformedIDs    []string       `json:"malformed_ids,omitempty"`
-	BadShareIDs     []string       `json:"bad_share_ids,omitempty"`
-	InvalidAD       []string       `json:"invalid_ad_ids,omitempty"`
-	Undecodable     bool           `json:"undecodable_shares,omitempty"`
-	ExcessSynthetic bool           `json:"excess_synthetic,omitempty"`
+	Revealed        []secondhash.RevealedView `json:"revealed,omitempty"`
+	SyntheticIDs    []string                  `json:"synthetic_ids,omitempty"`
+	ConflictIDs     []string                  `json:"conflict_ids,omitempty"`
+	MalformedIDs    []string                  `json:"malformed_ids,omitempty"`
+	BadShareIDs     []string                  `json:"bad_share_ids,omitempty"`
+	InvalidAD       []string                  `json:"invalid_ad_ids,omitempty"`
+	Undecodable     bool                      `json:"undecodable_shares,omitempty"`
+	ExcessSynthetic bool                      `json:"excess_synthetic,omitempty"`
 	// CorruptRecords counts stored records that no longer parse.
 	CorruptRecords int `json:"corrupt_records,omitempty"`
-}
-
-// RevealedView is one decrypted real match.
-type RevealedView struct {
-	ID   string `json:"id"`
-	DBID string `json:"db_id"`
-	Hash string `json:"hash,omitempty"`
-	// Derivative is the raw visual derivative (base64; psi.DecodeDerivative
-	// reads it) and DerivativePNG the same image as a base64 PNG.
-	Derivative      string `json:"derivative,omitempty"`
-	DerivativePNG   string `json:"derivative_png,omitempty"`
-	DerivativeError string `json:"derivative_error,omitempty"`
-	// SecondHash is the second-hash verdict, when a list is configured.
-	SecondHash *secondhash.Verdict `json:"second_hash,omitempty"`
 }
 
 // RevealAccount runs the threshold step over the account's stored match
@@ -104,7 +86,7 @@ func (s *Service) reveal(ctx context.Context, account string) (*RevealView, erro
 		}
 		recs = append(recs, r)
 	}
-	res, err := psi.Reveal(s.params.T, s.params.S, recs)
+	res, err := psi.Reveal(s.params, recs)
 	if err != nil {
 		return nil, err
 	}
@@ -116,7 +98,7 @@ func (s *Service) reveal(ctx context.Context, account string) (*RevealView, erro
 		v.BadShareIDs = idStrings(res.BadShareIDs)
 		v.InvalidAD = idStrings(res.InvalidAD)
 		for i := range res.Revealed {
-			v.Revealed = append(v.Revealed, ViewRevealed(&res.Revealed[i], s.cfg.SecondHash))
+			v.Revealed = append(v.Revealed, secondhash.ViewRevealed(&res.Revealed[i], s.cfg.SecondHash))
 		}
 	}
 	b, err := json.Marshal(v)
@@ -127,39 +109,6 @@ func (s *Service) reveal(ctx context.Context, account string) (*RevealView, erro
 		return nil, err
 	}
 	return v, nil
-}
-
-// ViewRevealed describes a revealed match for the operator: its hash, its
-// visual derivative (raw and as PNG) and, when second is not nil, the
-// second-hash verdict. The derivative is decompressed once for both.
-func ViewRevealed(m *psi.RevealedMatch, second *secondhash.List) RevealedView {
-	rv := RevealedView{ID: m.ID.String(), DBID: m.DBID.String()}
-	if h, err := m.Hash(); err == nil {
-		rv.Hash = h.String()
-	}
-	var img image.Image
-	if d, _ := m.Derivative(); len(d) > 0 {
-		rv.Derivative = base64.StdEncoding.EncodeToString(d)
-		if g, err := psi.DecodeDerivative(d); err != nil {
-			rv.DerivativeError = err.Error()
-		} else {
-			img = g
-			var buf bytes.Buffer
-			if err := png.Encode(&buf, g); err == nil {
-				rv.DerivativePNG = base64.StdEncoding.EncodeToString(buf.Bytes())
-			}
-		}
-	}
-	if second != nil {
-		var v secondhash.Verdict
-		if img != nil {
-			v = second.CheckImage(img)
-		} else {
-			v = second.Check(m) // says why there is nothing to check
-		}
-		rv.SecondHash = &v
-	}
-	return rv
 }
 
 func idStrings(ids []psi.ID) []string {

@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vouchsafe/vouchsafe/internal/store"
-	"github.com/vouchsafe/vouchsafe/internal/store/pgtest"
+	"github.com/vouchsafe/vouchsafe/internal/recon/store"
+	"github.com/vouchsafe/vouchsafe/internal/recon/store/pgtest"
 	"github.com/vouchsafe/vouchsafe/psi"
 )
 

@@ -39,8 +39,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/vouchsafe/vouchsafe/internal/secondhash"
-	"github.com/vouchsafe/vouchsafe/internal/store"
+	"github.com/vouchsafe/vouchsafe/internal/recon/secondhash"
+	"github.com/vouchsafe/vouchsafe/internal/recon/store"
 	"github.com/vouchsafe/vouchsafe/psi"
 )
 

@@ -58,7 +58,6 @@ type Tokens struct {
 	clients []*Client
 }
 
-
 // ValidAccount reports whether name is an acceptable account (or client)
 // name: 1 to 128 of A-Z a-z 0-9 . _ -, and not "." or "..".
 func ValidAccount(name string) bool {

@@ -26,7 +26,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
-	"github.com/vouchsafe/vouchsafe/internal/store"
+	"github.com/vouchsafe/vouchsafe/internal/recon/store"
 	"github.com/vouchsafe/vouchsafe/pdq"
 	"github.com/vouchsafe/vouchsafe/psi"
 )
@@ -55,7 +55,7 @@ func photoDerivatives(t *testing.T, names ...string) [][]byte {
 	defer enc.Close()
 	var out [][]byte
 	for _, n := range names {
-		b, err := os.ReadFile(filepath.Join("..", "..", "testdata", "photos", n))
+		b, err := os.ReadFile(filepath.Join("..", "..", "..", "testdata", "photos", n))
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -20,8 +20,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vouchsafe/vouchsafe/internal/secondhash"
-	"github.com/vouchsafe/vouchsafe/internal/store"
+	"github.com/vouchsafe/vouchsafe/internal/recon/secondhash"
+	"github.com/vouchsafe/vouchsafe/internal/recon/store"
 	"github.com/vouchsafe/vouchsafe/pdq"
 	"github.com/vouchsafe/vouchsafe/psi"
 )

@@ -10,7 +10,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/vouchsafe/vouchsafe/internal/store/pgtest"
+	"github.com/vouchsafe/vouchsafe/internal/recon/store/pgtest"
 )
 
 // pg is the package's PostgreSQL server, started by the first test that

@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vouchsafe/vouchsafe/internal/store"
+	"github.com/vouchsafe/vouchsafe/internal/recon/store"
 	"github.com/vouchsafe/vouchsafe/psi"
 )
 

@@ -12,8 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vouchsafe/vouchsafe/internal/secondhash"
-	"github.com/vouchsafe/vouchsafe/internal/store"
+	"github.com/vouchsafe/vouchsafe/internal/recon/secondhash"
+	"github.com/vouchsafe/vouchsafe/internal/recon/store"
 	"github.com/vouchsafe/vouchsafe/pdq"
 	"github.com/vouchsafe/vouchsafe/psi"
 )
@@ -32,7 +32,7 @@ func library(t *testing.T, srv *psi.Server, p psi.Params, vs [][]byte) (*psi.Acc
 		seen[r.Header.ID] = true
 		st.Add(r.Record, r.Err)
 	}
-	res, err := st.Reveal(p.T, p.S)
+	res, err := st.Reveal(p)
 	if err != nil {
 		t.Fatal(err)
 	}

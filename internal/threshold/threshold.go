@@ -1,4 +1,8 @@
-package psi
+// Package threshold is the threshold calculator of protocol.md §6.4: the
+// smallest threshold that keeps an account's false-flag probability under a
+// target, and the reverse. It is advice for choosing psi.Params, not part of
+// the protocol.
+package threshold
 
 import (
 	"errors"
@@ -6,44 +10,44 @@ import (
 	"math"
 )
 
-// The threshold calculator of protocol.md §6.4. False-positive scenes are
+// False-positive scenes are
 // Binomial(⌊N/k⌋, f), each producing k matches (k = 1: independent images);
 // an account is falsely flagged when it reaches T = t+1 matches, i.e. at
 // least ⌈T/k⌉ scenes.
 
-// ThresholdQuery describes a library and a false-positive model.
-type ThresholdQuery struct {
+// Query describes a library and a false-positive model.
+type Query struct {
 	FPR     float64 // per-image false-positive rate f, in (0, 1)
 	Library float64 // library size N (an upper bound), ≥ 1
 	Cluster int     // near-duplicate cluster size k ≥ 1 (0 means 1)
 }
 
-func (q ThresholdQuery) check() (n float64, k int, err error) {
+func (q Query) check() (n float64, k int, err error) {
 	if !(q.FPR > 0 && q.FPR < 1) {
-		return 0, 0, fmt.Errorf("psi: false-positive rate %v out of range (0, 1)", q.FPR)
+		return 0, 0, fmt.Errorf("threshold: false-positive rate %v out of range (0, 1)", q.FPR)
 	}
 	if !(q.Library >= 1 && q.Library <= 1e15) {
-		return 0, 0, fmt.Errorf("psi: library size %v out of range [1, 1e15]", q.Library)
+		return 0, 0, fmt.Errorf("threshold: library size %v out of range [1, 1e15]", q.Library)
 	}
 	k = q.Cluster
 	if k == 0 {
 		k = 1
 	}
 	if k < 1 {
-		return 0, 0, fmt.Errorf("psi: cluster size %d < 1", k)
+		return 0, 0, fmt.Errorf("threshold: cluster size %d < 1", k)
 	}
 	return math.Floor(q.Library / float64(k)), k, nil
 }
 
 // FalseFlagProbability is P[an account of N images reaches T matches]:
 // P[Binomial(⌊N/k⌋, f) ≥ ⌈T/k⌉], summed in log space.
-func FalseFlagProbability(q ThresholdQuery, required int) (float64, error) {
+func FalseFlagProbability(q Query, required int) (float64, error) {
 	n, k, err := q.check()
 	if err != nil {
 		return 0, err
 	}
 	if required < 1 {
-		return 0, fmt.Errorf("psi: required matches %d < 1", required)
+		return 0, fmt.Errorf("threshold: required matches %d < 1", required)
 	}
 	c := (required + k - 1) / k
 	return binomTail(n, q.FPR, float64(c)), nil
@@ -94,17 +98,17 @@ func binomTail(n, f, c float64) float64 {
 
 // ErrNoThreshold is returned when no threshold up to the library size meets
 // the target.
-var ErrNoThreshold = errors.New("psi: no threshold meets the target")
+var ErrNoThreshold = errors.New("threshold: no threshold meets the target")
 
 // MinThreshold returns the smallest required match count T = t+1 with
 // P[false flag] ≤ target (report t = T−1 as the protocol threshold).
-func MinThreshold(q ThresholdQuery, target float64) (int, error) {
+func MinThreshold(q Query, target float64) (int, error) {
 	n, k, err := q.check()
 	if err != nil {
 		return 0, err
 	}
 	if !(target > 0 && target < 1) {
-		return 0, fmt.Errorf("psi: target probability %v out of range (0, 1)", target)
+		return 0, fmt.Errorf("threshold: target probability %v out of range (0, 1)", target)
 	}
 	// The scene count c needed is monotone: binary search it.
 	lo, hi := 1.0, n+1 // P(≥ n+1) = 0 ≤ target
@@ -127,18 +131,28 @@ func MinThreshold(q ThresholdQuery, target float64) (int, error) {
 	return int(T), nil
 }
 
-// MaxLibrary is the reverse: the largest library size N for which an account
-// with the given required match count T stays at P[false flag] ≤ target.
-func MaxLibrary(fpr float64, cluster, required int, target float64) (float64, error) {
-	q := ThresholdQuery{FPR: fpr, Library: 1, Cluster: cluster}
+// LibraryQuery asks MaxLibrary for the largest library size that a
+// required match count keeps under a target false-flag probability.
+type LibraryQuery struct {
+	FPR      float64 // per-image false-positive rate f, in (0, 1)
+	Cluster  int     // near-duplicate cluster size k ≥ 1 (0 means 1)
+	Required int     // required match count T = t+1
+	Target   float64 // P[false flag] bound, in (0, 1)
+}
+
+// MaxLibrary is the reverse of MinThreshold: the largest library size N for
+// which an account with q.Required matches stays at P[false flag] ≤ q.Target.
+func MaxLibrary(lq LibraryQuery) (float64, error) {
+	fpr, cluster, required, target := lq.FPR, lq.Cluster, lq.Required, lq.Target
+	q := Query{FPR: fpr, Library: 1, Cluster: cluster}
 	if _, _, err := q.check(); err != nil {
 		return 0, err
 	}
 	if !(target > 0 && target < 1) {
-		return 0, fmt.Errorf("psi: target probability %v out of range (0, 1)", target)
+		return 0, fmt.Errorf("threshold: target probability %v out of range (0, 1)", target)
 	}
 	ok := func(n float64) bool {
-		p, _ := FalseFlagProbability(ThresholdQuery{FPR: fpr, Library: n, Cluster: cluster}, required)
+		p, _ := FalseFlagProbability(Query{FPR: fpr, Library: n, Cluster: cluster}, required)
 		return p <= target
 	}
 	if !ok(1) {
@@ -160,22 +174,4 @@ func MaxLibrary(fpr float64, cluster, required int, target float64) (float64, er
 		}
 	}
 	return lo, nil
-}
-
-// SyntheticBlur quantifies how much synthetic vouchers hide (protocol.md
-// §6.5) for an account that uploaded m vouchers.
-type SyntheticBlur struct {
-	Rate         float64 // p
-	Mean, StdDev float64 // of the synthetic count before the cap binds: m·p ± √(m·p(1−p))
-	CapLo, CapHi int     // the secret cap's range
-	CapStdDev    float64 // (c_hi − c_lo)/√12, once the cap binds
-}
-
-// Blur returns the §6.5 figures for parameters p, rate and m vouchers.
-func Blur(p Params, rate float64, m float64) SyntheticBlur {
-	lo, hi := capRange(p)
-	return SyntheticBlur{
-		Rate: rate, Mean: m * rate, StdDev: math.Sqrt(m * rate * (1 - rate)),
-		CapLo: lo, CapHi: hi, CapStdDev: float64(hi-lo) / math.Sqrt(12),
-	}
 }
