@@ -110,6 +110,11 @@ func runVoucher(env *cliEnv, args []string) int {
 	if err != nil {
 		return fail(env, "voucher", err)
 	}
+	// Rewrite an account converted from an older format before any voucher;
+	// from here on the client saves each new synthetic id as it joins the set.
+	if err := keyfile.SaveAccount(*acctPath, acct); err != nil {
+		return fail(env, "voucher", err)
+	}
 	// Each new synthetic id is saved before its voucher exists.
 	save := func(b []byte) error { return keyfile.WriteSecret(*acctPath, b) }
 	opts := &psi.ClientOptions{SyntheticRate: *rate, Workers: *workers, SaveAccount: save}
@@ -122,7 +127,7 @@ func runVoucher(env *cliEnv, args []string) int {
 			return fail(env, "voucher", err)
 		}
 		po.out, po.roots = *out, pos
-		return runVoucherPass(env, po, t, acct, client, *acctPath)
+		return runVoucherPass(env, po, t, acct, client)
 	}
 	in, err := safeio.Open(pos[0], safeio.MaxListFile)
 	if err != nil {
@@ -175,11 +180,6 @@ func runVoucher(env *cliEnv, args []string) int {
 		return fail(env, "voucher", err)
 	}
 	if err := f.Close(); err != nil {
-		return fail(env, "voucher", err)
-	}
-	// New synthetic ids were saved as they joined the set; this also
-	// rewrites an account converted from an older format.
-	if err := keyfile.SaveAccount(*acctPath, acct); err != nil {
 		return fail(env, "voucher", err)
 	}
 	fmt.Fprintf(env.stdout, "%d vouchers of %d bytes written to %s (table db_id %s)\n",

@@ -15,7 +15,6 @@ import (
 	"sync/atomic"
 
 	"github.com/vouchsafe/vouchsafe/engine"
-	"github.com/vouchsafe/vouchsafe/internal/keyfile"
 	"github.com/vouchsafe/vouchsafe/internal/recon/service"
 	"github.com/vouchsafe/vouchsafe/internal/shard"
 	"github.com/vouchsafe/vouchsafe/psi"
@@ -156,7 +155,6 @@ type passSink struct {
 	jfile   *os.File
 	up      *uploader
 	state   *passState
-	save    func() error // persists the account's synthetic counter
 	written int
 	acked   int
 }
@@ -275,8 +273,9 @@ type passOptions struct {
 }
 
 // runVoucherPass runs the one-pass pipeline with a client made for the
-// table; acctPath is saved after every chunk (the synthetic counter).
-func runVoucherPass(env *cliEnv, o passOptions, t *psi.Table, acct *psi.Account, client *psi.Client, acctPath string) int {
+// table. The client saves the account itself (ClientOptions.SaveAccount)
+// before each new synthetic voucher exists.
+func runVoucherPass(env *cliEnv, o passOptions, t *psi.Table, acct *psi.Account, client *psi.Client) int {
 	const cmd = "voucher"
 	logf := func(format string, a ...any) { fmt.Fprintf(env.stderr, "vouchsafe voucher: "+format+"\n", a...) }
 	if o.verbose {
@@ -288,7 +287,7 @@ func runVoucherPass(env *cliEnv, o passOptions, t *psi.Table, acct *psi.Account,
 	if o.out == "" && o.upload == "" {
 		return usageErr(env, cmd, errors.New("photos in need -o FILE or --upload URL for the vouchers out"))
 	}
-	sink := &passSink{state: newPassState(), save: func() error { return keyfile.SaveAccount(acctPath, acct) }}
+	sink := &passSink{state: newPassState()}
 	if o.upload != "" {
 		name := o.account
 		if name == "" {
@@ -480,7 +479,7 @@ func runVoucherPass(env *cliEnv, o passOptions, t *psi.Table, acct *psi.Account,
 }
 
 // vouchChunk makes the chunk's new vouchers (Client.Vouchers: the EC work
-// on all cores), writes and uploads them, then saves the account.
+// on all cores), then writes and uploads them.
 func vouchChunk(ctx context.Context, client *psi.Client, sink *passSink, c *passChunk) error {
 	var fresh []psi.Triple
 	for i, tr := range c.trs {
@@ -502,10 +501,6 @@ func vouchChunk(ctx context.Context, client *psi.Client, sink *passSink, c *pass
 		}
 	}
 	if err := sink.write(c, vs); err != nil {
-		return err
-	}
-	// The counter moved with the vouchers now on disk.
-	if err := sink.save(); err != nil {
 		return err
 	}
 	return sink.upload(ctx, ids, vs)

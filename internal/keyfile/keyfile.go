@@ -20,6 +20,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/vouchsafe/vouchsafe/internal/safeio"
 	"github.com/vouchsafe/vouchsafe/psi"
 )
 
@@ -34,32 +35,18 @@ const MaxAccount = 16 << 10
 // documentation for the rules). The caller should clear the result once
 // it has decoded it.
 func ReadSecret(path string, max int64) ([]byte, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|oNonblock, 0)
+	f, err := safeio.Open(path, max) // regular file, non-blocking open, size cap
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
-	if !fi.Mode().IsRegular() {
-		return nil, fmt.Errorf("%s: not a regular file", path)
-	}
-	if m := fi.Mode().Perm(); m&0o077 != 0 {
+	if m := f.Mode().Perm(); m&0o077 != 0 {
 		return nil, fmt.Errorf("%s: secret file is accessible by group or others (mode %04o); chmod 600 it", path, m)
 	}
-	if fi.Size() > max {
-		return nil, fmt.Errorf("%s: %d bytes, more than the %d a key file may hold", path, fi.Size(), max)
-	}
-	b, err := io.ReadAll(io.LimitReader(f, max+1))
+	b, err := io.ReadAll(f)
 	if err != nil {
 		clear(b)
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if int64(len(b)) > max {
-		clear(b)
-		return nil, fmt.Errorf("%s: more than the %d bytes a key file may hold", path, max)
+		return nil, err
 	}
 	return b, nil
 }

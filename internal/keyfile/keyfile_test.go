@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/vouchsafe/vouchsafe/internal/safeio"
 	"github.com/vouchsafe/vouchsafe/psi"
 )
 
@@ -50,7 +51,7 @@ func TestReadSecretRules(t *testing.T) {
 	// Too large: refused before reading.
 	big := filepath.Join(dir, "big.key")
 	os.WriteFile(big, make([]byte, MaxAccount+1), 0o600)
-	if _, err := LoadAccount(big); err == nil || !strings.Contains(err.Error(), "more than") {
+	if _, err := LoadAccount(big); !errors.Is(err, safeio.ErrTooLarge) || !strings.Contains(err.Error(), big) {
 		t.Fatalf("oversized: %v", err)
 	}
 	// A FIFO (no writer: a blocking open would hang) and a device.

@@ -12,5 +12,3 @@ var ErrLocked = errors.New("in use by another vouchsafe process")
 func Lock(path string) (unlock func() error, err error) {
 	return nil, errors.New("locking account files is not supported on this system")
 }
-
-const oNonblock = 0

@@ -39,7 +39,3 @@ func Lock(path string) (unlock func() error, err error) {
 	}
 	return f.Close, nil // closing the descriptor releases the flock
 }
-
-// oNonblock opens a FIFO without waiting for a writer, so that the type
-// check can refuse it.
-const oNonblock = syscall.O_NONBLOCK

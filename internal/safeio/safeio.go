@@ -28,8 +28,8 @@ type File struct {
 	f    *os.File
 	name string
 	size int64 // at open
-	left int64 // bytes that may still be read, plus one to detect growth
-	max  int64
+	mode fs.FileMode
+	lim  limited // f, capped
 }
 
 // Open opens name for reading if it is a regular file (after following
@@ -49,7 +49,8 @@ func Open(name string, max int64) (*File, error) {
 		f.Close()
 		return nil, err
 	}
-	return &File{f: f, name: name, size: st.Size(), left: max + 1, max: max}, nil
+	return &File{f: f, name: name, size: st.Size(), mode: st.Mode(),
+		lim: limited{r: f, name: name, left: max + 1, max: max, what: "grew past %d bytes while read"}}, nil
 }
 
 func checkRegular(name string, st fs.FileInfo, max int64) error {
@@ -85,21 +86,11 @@ func (f *File) Name() string { return f.name }
 // Size returns the file's size when it was opened.
 func (f *File) Size() int64 { return f.size }
 
+// Mode returns the file's mode when it was opened.
+func (f *File) Mode() fs.FileMode { return f.mode }
+
 // Read reads from the file; past the cap it fails with ErrTooLarge.
-func (f *File) Read(p []byte) (int, error) {
-	if f.left <= 0 {
-		return 0, fmt.Errorf("%s: %w: grew past %d bytes while read", f.name, ErrTooLarge, f.max)
-	}
-	if int64(len(p)) > f.left {
-		p = p[:f.left]
-	}
-	n, err := f.f.Read(p)
-	f.left -= int64(n)
-	if f.left <= 0 {
-		return n - 1, fmt.Errorf("%s: %w: grew past %d bytes while read", f.name, ErrTooLarge, f.max)
-	}
-	return n, err
-}
+func (f *File) Read(p []byte) (int, error) { return f.lim.Read(p) }
 
 // Close closes the file.
 func (f *File) Close() error { return f.f.Close() }
@@ -140,19 +131,22 @@ func OpenStream(name string) (*os.File, error) {
 // LimitReader returns a reader of r that fails with ErrTooLarge, naming
 // name, once more than max bytes have been read.
 func LimitReader(r io.Reader, name string, max int64) io.Reader {
-	return &limited{r: r, name: name, left: max + 1, max: max}
+	return &limited{r: r, name: name, left: max + 1, max: max, what: "more than %d bytes"}
 }
 
+// limited reads at most max bytes of r; one byte more (left starts at
+// max+1) tells a reader that ends exactly at the cap from one that goes on.
 type limited struct {
 	r    io.Reader
 	name string
 	left int64
 	max  int64
+	what string // the error's format, given max
 }
 
 func (l *limited) Read(p []byte) (int, error) {
 	if l.left <= 0 {
-		return 0, fmt.Errorf("%s: %w: more than %d bytes", l.name, ErrTooLarge, l.max)
+		return 0, l.err()
 	}
 	if int64(len(p)) > l.left {
 		p = p[:l.left]
@@ -160,9 +154,13 @@ func (l *limited) Read(p []byte) (int, error) {
 	n, err := l.r.Read(p)
 	l.left -= int64(n)
 	if l.left <= 0 {
-		return n - 1, fmt.Errorf("%s: %w: more than %d bytes", l.name, ErrTooLarge, l.max)
+		return n - 1, l.err()
 	}
 	return n, err
+}
+
+func (l *limited) err() error {
+	return fmt.Errorf("%s: %w: "+l.what, l.name, ErrTooLarge, l.max)
 }
 
 // ReadFileHead is ReadFile that first reads the first head bytes (fewer if

@@ -529,25 +529,16 @@ func (s *Service) handleMatchDecision(w http.ResponseWriter, r *http.Request) {
 	if sess == nil {
 		return
 	}
-	account, match := r.PathValue("account"), r.PathValue("match")
-	if !ValidAccount(account) {
-		s.message(w, http.StatusBadRequest, sess, "Bad account", "That is not a valid account name; nothing was recorded.")
+	e, ok := s.decisionForm(w, r, sess, "A match is confirmed or rejected", store.Confirm, store.Reject)
+	if !ok {
 		return
 	}
-	d := store.Decision(r.PostForm.Get("decision"))
-	reason, ok := formReason(r)
-	switch {
-	case d != store.Confirm && d != store.Reject:
-		s.message(w, http.StatusBadRequest, sess, "Bad decision", "A match is confirmed or rejected; nothing was recorded.")
-		return
-	case !ok:
-		s.message(w, http.StatusBadRequest, sess, "Bad reason", fmt.Sprintf("A reason is UTF-8 text of at most %d bytes; nothing was recorded.", store.MaxReason))
-		return
-	case d == store.Reject && reason == "":
+	if e.Decision == store.Reject && e.Reason == "" {
 		s.message(w, http.StatusBadRequest, sess, "Reason needed", "Say why the match is rejected; nothing was recorded.")
 		return
 	}
-	e := store.AuditEntry{Account: account, Match: match, Decision: d, Reason: reason}
+	account, match := e.Account, r.PathValue("match")
+	e.Match = match
 	s.decide(w, r, sess, e, func(p *accountPage, _ *accountState) string {
 		for _, m := range p.Matches {
 			if m.ID == match {
@@ -563,22 +554,11 @@ func (s *Service) handleAccountDecision(w http.ResponseWriter, r *http.Request) 
 	if sess == nil {
 		return
 	}
-	account := r.PathValue("account")
-	if !ValidAccount(account) {
-		s.message(w, http.StatusBadRequest, sess, "Bad account", "That is not a valid account name; nothing was recorded.")
+	e, ok := s.decisionForm(w, r, sess, "An account is reported or dismissed", store.Report, store.Dismiss)
+	if !ok {
 		return
 	}
-	d := store.Decision(r.PostForm.Get("decision"))
-	reason, ok := formReason(r)
-	switch {
-	case d != store.Report && d != store.Dismiss:
-		s.message(w, http.StatusBadRequest, sess, "Bad decision", "An account is reported or dismissed; nothing was recorded.")
-		return
-	case !ok:
-		s.message(w, http.StatusBadRequest, sess, "Bad reason", fmt.Sprintf("A reason is UTF-8 text of at most %d bytes; nothing was recorded.", store.MaxReason))
-		return
-	}
-	e := store.AuditEntry{Account: account, Decision: d, Reason: reason}
+	d := e.Decision
 	s.decide(w, r, sess, e, func(p *accountPage, _ *accountState) string {
 		if d == store.Report && p.Confirmed == 0 {
 			if p.Quorum > 1 {
@@ -588,6 +568,28 @@ func (s *Service) handleAccountDecision(w http.ResponseWriter, r *http.Request) 
 		}
 		return ""
 	}, "/review")
+}
+
+// decisionForm reads the account, decision and reason of a decision form,
+// answering 400 (and returning false) when the account name is invalid, the
+// decision is not one of allowed or the reason is not acceptable text.
+func (s *Service) decisionForm(w http.ResponseWriter, r *http.Request, sess *session, which string, allowed ...store.Decision) (store.AuditEntry, bool) {
+	account := r.PathValue("account")
+	if !ValidAccount(account) {
+		s.message(w, http.StatusBadRequest, sess, "Bad account", "That is not a valid account name; nothing was recorded.")
+		return store.AuditEntry{}, false
+	}
+	d := store.Decision(r.PostForm.Get("decision"))
+	reason, ok := formReason(r)
+	switch {
+	case !slices.Contains(allowed, d):
+		s.message(w, http.StatusBadRequest, sess, "Bad decision", which+"; nothing was recorded.")
+		return store.AuditEntry{}, false
+	case !ok:
+		s.message(w, http.StatusBadRequest, sess, "Bad reason", fmt.Sprintf("A reason is UTF-8 text of at most %d bytes; nothing was recorded.", store.MaxReason))
+		return store.AuditEntry{}, false
+	}
+	return store.AuditEntry{Account: account, Decision: d, Reason: reason}, true
 }
 
 func (s *Service) handleDerivative(w http.ResponseWriter, r *http.Request) {
