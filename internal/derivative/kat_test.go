@@ -1,4 +1,4 @@
-package psi
+package derivative
 
 import (
 	"bufio"
@@ -8,7 +8,6 @@ import (
 	"image"
 	"image/color"
 	"image/png"
-	"math/rand/v2"
 	"os"
 	"strconv"
 	"strings"
@@ -24,7 +23,7 @@ type katCase struct {
 
 // katNoise fills b from ChaCha8 keyed by label (stable across Go releases).
 func katNoise(label string, b []byte) {
-	rand.NewChaCha8(sha256.Sum256([]byte(label))).Read(b)
+	noise(label).Read(b)
 }
 
 // katCases covers every luma path (YCbCr, Gray, RGBA, NRGBA, RGBAt, generic),
@@ -66,7 +65,7 @@ func katCases(t testing.TB) []katCase {
 		{"one-pixel", image.NewGray(image.Rect(0, 0, 1, 1)), 4082},
 	}
 	for _, name := range []string{"coffee.png", "camera.png"} {
-		f, err := os.Open("../testdata/photos/" + name)
+		f, err := os.Open("../../testdata/photos/" + name)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -92,10 +91,10 @@ func (r rgbAt) RGBAt(x, y int) (uint8, uint8, uint8) {
 	return c.R, c.G, c.B
 }
 
-// readKAT reads testdata/derivative_kat.txt: "name max derivative-hex
+// readKAT reads testdata/kat.txt: "name max derivative-hex
 // sha256(decoded pixels)" per line.
 func readKAT(t *testing.T) map[string][3]string {
-	f, err := os.Open("testdata/derivative_kat.txt")
+	f, err := os.Open("testdata/kat.txt")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,10 +116,10 @@ func readKAT(t *testing.T) map[string][3]string {
 }
 
 // The derivative encoding is part of the wire format: these bytes were
-// written by the encoder before it left package psi, and any change to the
+// written by the encoder before it left package derivative, and any change to the
 // ladder, the prediction, the zstd settings or Downscale fails here.
-func TestDerivativeKAT(t *testing.T) {
-	enc, err := NewDerivativeEncoder()
+func TestKAT(t *testing.T) {
+	enc, err := NewEncoder()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,7 +147,7 @@ func TestDerivativeKAT(t *testing.T) {
 			t.Errorf("%s: derivative\n%s\nwant\n%s", c.name, got, want[1])
 			continue
 		}
-		g, err := DecodeDerivative(d)
+		g, err := Decode(d)
 		if err != nil {
 			t.Errorf("%s: decode: %v", c.name, err)
 			continue
