@@ -157,9 +157,11 @@ func runReconstruct(env *cliEnv, args []string) int {
 // the same share (a retry, or the same voucher in two files) is held once;
 // one with another share is held too, and Reveal names the id a conflict.
 type tally struct {
-	vouchers, nonMatches, invalid uint64 // vouchers counts valid and invalid ones
-	records                       []*psi.MatchRecord
-	byID                          map[psi.ID][]*psi.MatchRecord
+	vouchers   uint64 // every voucher read, valid or not
+	nonMatches uint64
+	invalid    uint64 // vouchers Match rejected
+	records    []*psi.MatchRecord
+	byID       map[psi.ID][]*psi.MatchRecord // records by id, to find retries
 }
 
 // add files one Match outcome: rec for a match, nil for a non-match, err
