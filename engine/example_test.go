@@ -8,14 +8,14 @@ import (
 	"slices"
 
 	"github.com/vouchsafe/vouchsafe/engine"
-	"github.com/vouchsafe/vouchsafe/psi"
+	"github.com/vouchsafe/vouchsafe/internal/derivative"
 )
 
 // Decode each photo once and get its PDQ hash and its visual derivative, in
 // input order. A file that cannot be read or decoded gets a record with Err
 // set, and the run goes on.
 func Example() {
-	enc, err := psi.NewDerivativeEncoder()
+	enc, err := derivative.NewEncoder()
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func Example_hashAndDerivative() {
 		log.Fatal(err)
 	}
 	defer h.Close()
-	enc, err := psi.NewDerivativeEncoder()
+	enc, err := derivative.NewEncoder()
 	if err != nil {
 		log.Fatal(err)
 	}

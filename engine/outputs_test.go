@@ -8,14 +8,14 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/vouchsafe/vouchsafe/internal/derivative"
 	"github.com/vouchsafe/vouchsafe/pdq"
-	"github.com/vouchsafe/vouchsafe/psi"
 )
 
 // derive makes psi's visual derivative of the size a default table allows.
 func derive(t testing.TB) func(image.Image) ([]byte, error) {
 	t.Helper()
-	enc, err := psi.NewDerivativeEncoder()
+	enc, err := derivative.NewEncoder()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -63,7 +63,7 @@ func TestRunOneDecodeAllOutputs(t *testing.T) {
 		if d > 0 || r.Quality != q {
 			t.Errorf("%s: PDQ %s quality %d, pdq.FromBytes gives %s quality %d (distance %d)", ps[i], r.PDQ, r.Quality, want, q, d)
 		}
-		g, err := psi.DecodeDerivative(r.Derivative)
+		g, err := derivative.Decode(r.Derivative)
 		if err != nil {
 			t.Fatalf("%s: derivative: %v", ps[i], err)
 		}

@@ -3,8 +3,6 @@ package psi
 import (
 	"bytes"
 	"errors"
-	"image"
-	"image/color"
 	"io"
 	"math"
 	"strings"
@@ -81,10 +79,10 @@ func TestServerKeyRoundTrip(t *testing.T) {
 	}
 }
 
-func TestMatchRecordAndStoreRoundTrip(t *testing.T) {
+func TestMatchRecordRoundTrip(t *testing.T) {
 	f := newFixture(t, "store", small, 20)
 	c := f.client(t, 0)
-	var st AccountStore
+	var st tally
 	for i := 0; i < 8; i++ {
 		y := f.members[i]
 		if i%2 == 1 {
@@ -92,27 +90,19 @@ func TestMatchRecordAndStoreRoundTrip(t *testing.T) {
 		}
 		v, _ := c.Voucher(drbg("store"), &Triple{Hash: y, ID: idN("store", i)})
 		rec, err := f.server.Match(v)
-		st.Add(rec, err)
+		st.add(rec, err)
 	}
-	st.Add(nil, ErrPoint)
-	if st.Vouchers != 9 || st.NonMatches != 4 || st.Invalid != 1 || len(st.Records) != 4 {
-		t.Fatalf("store %+v", st)
+	st.add(nil, ErrPoint)
+	if st.vouchers != 9 || st.nonMatches != 4 || st.invalid != 1 || len(st.records) != 4 {
+		t.Fatalf("tally %+v", st)
 	}
-	rb, _ := st.Records[0].MarshalBinary()
+	rb, _ := st.records[0].MarshalBinary()
 	var r MatchRecord
 	if err := r.UnmarshalBinary(rb); err != nil {
 		t.Fatal(err)
 	}
 	if rb2, _ := r.MarshalBinary(); !bytes.Equal(rb, rb2) {
 		t.Fatal("record round trip")
-	}
-	b, _ := st.MarshalBinary()
-	var st2 AccountStore
-	if err := st2.UnmarshalBinary(b); err != nil {
-		t.Fatal(err)
-	}
-	if b2, _ := st2.MarshalBinary(); !bytes.Equal(b, b2) {
-		t.Fatal("store round trip")
 	}
 	// Field checks on records.
 	for name, fn := range map[string]func(b []byte){
@@ -128,9 +118,9 @@ func TestMatchRecordAndStoreRoundTrip(t *testing.T) {
 			t.Errorf("record with %s accepted", name)
 		}
 	}
-	for _, n := range []int{0, 10, len(b) - 1} {
-		if err := new(AccountStore).UnmarshalBinary(b[:n]); err == nil {
-			t.Errorf("store truncated to %d accepted", n)
+	for _, n := range []int{0, 10, len(rb) - 1} {
+		if err := new(MatchRecord).UnmarshalBinary(rb[:n]); err == nil {
+			t.Errorf("record truncated to %d accepted", n)
 		}
 	}
 }
@@ -169,76 +159,6 @@ func TestVoucherStream(t *testing.T) {
 	}
 	if _, err := NewVoucherReader(bytes.NewReader([]byte("VSVX"))); err == nil {
 		t.Fatal("bad header accepted")
-	}
-}
-
-func TestDerivative(t *testing.T) {
-	enc, err := NewDerivativeEncoder()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer enc.Close()
-	// A smooth 200×150 image: full quality fits 4 KB.
-	img := image.NewRGBA(image.Rect(0, 0, 200, 150))
-	for y := 0; y < 150; y++ {
-		for x := 0; x < 200; x++ {
-			img.Set(x, y, color.RGBA{uint8(x), uint8(y), uint8(x + y), 255})
-		}
-	}
-	d, err := enc.Encode(img, DefaultParams.MaxDerivative())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if d[1] != 64 || d[2] != 64 || d[3] != 8 {
-		t.Fatalf("smooth image: %d×%d at %d bits", d[1], d[2], d[3])
-	}
-	g, err := DecodeDerivative(d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := Downscale(img, 64, 64)
-	if !bytes.Equal(g.Pix, want.Pix) {
-		t.Fatal("8-bit derivative is not lossless")
-	}
-	// Noise does not compress: the encoder degrades until it fits.
-	noise := image.NewGray(image.Rect(0, 0, 64, 64))
-	rnd := drbg("noise")
-	rnd.Read(noise.Pix)
-	d, err = enc.Encode(noise, 1500)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(d) > 1500 || d[3] == 8 {
-		t.Fatalf("noise: %d bytes at %d bits", len(d), d[3])
-	}
-	g, err = DecodeDerivative(d)
-	if err != nil {
-		t.Fatal(err)
-	}
-	step := 256 >> d[3]
-	for i := range g.Pix {
-		if diff := int(g.Pix[i]) - int(noise.Pix[i]); diff > step || diff < -step {
-			t.Fatalf("sample %d: %d vs %d at %d bits", i, g.Pix[i], noise.Pix[i], d[3])
-		}
-	}
-	// Deterministic.
-	d2, _ := enc.Encode(noise, 1500)
-	if !bytes.Equal(d, d2) {
-		t.Fatal("derivative not deterministic")
-	}
-	if _, err := enc.Encode(noise, 8); !errors.Is(err, ErrDerivativeTooLarge) {
-		t.Fatalf("tiny budget: %v", err)
-	}
-	// Associated data framing through a real voucher and reveal.
-	ad := make([]byte, 64)
-	ad[1] = byte(len(d) - len(d)) // zero-length derivative
-	if _, _, err := DecodeAD(ad); !errors.Is(err, ErrNoDerivative) {
-		t.Fatalf("empty derivative: %v", err)
-	}
-	for _, bad := range [][]byte{nil, {2, 64, 64, 8}, {1, 0, 64, 8}, {1, 64, 64, 9}, {1, 64, 64, 8, 1, 2, 3}} {
-		if _, err := DecodeDerivative(bad); err == nil {
-			t.Errorf("derivative %x accepted", bad)
-		}
 	}
 }
 
@@ -316,12 +236,6 @@ func TestBlur(t *testing.T) {
 	if math.Abs(b.Mean-4.2) > 1e-9 || math.Abs(b.StdDev-2.045) > 0.01 || b.CapLo != 30 || b.CapHi != 54 {
 		t.Fatalf("blur %+v", b)
 	}
-}
-
-func noiseImage() *image.Gray {
-	g := image.NewGray(image.Rect(0, 0, 80, 70))
-	drbg("noise-image").Read(g.Pix)
-	return g
 }
 
 // A version 1 account that never made a synthetic voucher converts exactly

@@ -99,7 +99,7 @@ func FuzzServerKey(f *testing.F) {
 	})
 }
 
-func fuzzRecords(f *testing.F) (*MatchRecord, *AccountStore) {
+func FuzzMatchRecord(f *testing.F) {
 	fx := newFixture(f, "fuzz-rec", small, 3)
 	c := fx.client(f, 0)
 	v, _ := c.Voucher(drbg("fuzz-rec"), &Triple{Hash: fx.members[0], ID: idN("fr", 0)})
@@ -107,14 +107,6 @@ func fuzzRecords(f *testing.F) (*MatchRecord, *AccountStore) {
 	if err != nil || rec == nil {
 		f.Fatal(err)
 	}
-	st := &AccountStore{}
-	st.Add(rec, nil)
-	st.Add(nil, nil)
-	return rec, st
-}
-
-func FuzzMatchRecord(f *testing.F) {
-	rec, _ := fuzzRecords(f)
 	b, _ := rec.MarshalBinary()
 	f.Add(b)
 	f.Add(b[:30])
@@ -127,23 +119,6 @@ func FuzzMatchRecord(f *testing.F) {
 		if err != nil || !bytes.Equal(b, b2) {
 			t.Fatal("record does not round-trip")
 		}
-	})
-}
-
-func FuzzStore(f *testing.F) {
-	_, st := fuzzRecords(f)
-	b, _ := st.MarshalBinary()
-	f.Add(b)
-	f.Add(b[:36])
-	f.Fuzz(func(t *testing.T, b []byte) {
-		var s AccountStore
-		if s.UnmarshalBinary(b) != nil {
-			return
-		}
-		if _, err := s.MarshalBinary(); err != nil {
-			t.Fatal(err)
-		}
-		_, _ = s.Reveal(small)
 	})
 }
 
@@ -168,29 +143,6 @@ func FuzzVoucherStream(f *testing.F) {
 				}
 				return
 			}
-		}
-	})
-}
-
-func FuzzDecodeDerivative(f *testing.F) {
-	enc, _ := NewDerivativeEncoder()
-	defer enc.Close()
-	img := Downscale(noiseImage(), 64, 64)
-	d, _ := enc.Encode(img, 4000)
-	f.Add(d)
-	f.Add([]byte{1, 64, 64, 8})
-	f.Fuzz(func(t *testing.T, b []byte) {
-		g, err := DecodeDerivative(b)
-		if err != nil {
-			return
-		}
-		if g.Rect.Dx() != int(b[1]) || g.Rect.Dy() != int(b[2]) {
-			t.Fatal("size")
-		}
-		ad := append([]byte{byte(len(b) >> 8), byte(len(b))}, make([]byte, HashSize)...)
-		ad = append(ad, b...)
-		if _, _, err := DecodeAD(ad); err != nil {
-			t.Fatal(err)
 		}
 	})
 }

@@ -7,10 +7,13 @@
 // lists ([Intersect]), publishes it with its Merkle root, and keeps a secret
 // [ServerKey] per table epoch. A client account ([Account]) turns each
 // (hash, id, associated data) triple into a fixed-length voucher
-// ([Client.Voucher]). The server tests each voucher on arrival
-// ([Server.Match]), keeps only the matches ([MatchRecord], [AccountStore]), and
-// periodically runs [Reveal], which decrypts the associated data of the real
-// matches only once an account holds more than t of them.
+// ([Client.Voucher]). The associated data is the hash and the visual
+// derivative, which psi carries as opaque bytes (package
+// internal/derivative makes and reads it). The server tests each voucher on
+// arrival ([Server.Match]), keeps only the matches ([MatchRecord]; how and
+// where is the caller's choice), and periodically runs [Reveal], which
+// decrypts the associated data of the real matches only once an account
+// holds more than t of them.
 //
 // What the client must keep: the Account, that is its seed and the set of
 // ids it has made synthetic (protocol.md §3.3, §5.9). A synthetic decision
@@ -28,10 +31,10 @@
 // sent with two different shares (ConflictIDs), and a flag for more than s
 // synthetic matches that is never raised by bad shares.
 //
-// Wire formats (voucher, table, keys, account, match record, store) are
-// versioned binary formats with magic numbers; the account and server key
-// files carry a SHA-256 checksum. Every parser rejects malformed input with
-// an error and never panics. The § references in this package are to
+// Wire formats (voucher, table, keys, account, match record, voucher
+// stream) are versioned binary formats with magic numbers; the account and
+// server key files carry a SHA-256 checksum. Every parser rejects malformed
+// input with an error and never panics. The § references in this package are to
 // docs/protocol.md in this repository.
 //
 // Constant time: the client's voucher generation takes the same code path,

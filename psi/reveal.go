@@ -5,7 +5,6 @@ import (
 	"crypto/hkdf"
 	"crypto/sha256"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	mrand "math/rand/v2"
 	"slices"
@@ -69,8 +68,8 @@ type RevealResult struct {
 type RevealedMatch struct {
 	ID   ID
 	DBID DBID
-	// AD is the associated data plaintext (Params.ADLen bytes); see
-	// DecodeAD, Hash and Derivative.
+	// AD is the associated data plaintext (Params.ADLen bytes); see Hash
+	// and Derivative.
 	AD []byte
 }
 
@@ -425,7 +424,3 @@ func idsBytes(ids []ID) []byte {
 func sortIDs(ids []ID) {
 	slices.SortFunc(ids, func(a, b ID) int { return bytes.Compare(a[:], b[:]) })
 }
-
-// ErrNoDerivative is returned by DecodeAD when the associated data carries
-// only the hash.
-var ErrNoDerivative = errors.New("psi: associated data has no visual derivative")

@@ -135,9 +135,9 @@ func TestRevealDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	sc.check(t, res, true)
-	// The derivative round-trips through DecodeAD's framing.
-	if h, _, err := DecodeAD(res.Revealed[0].AD); err == nil || h == (Hash{}) {
-		t.Fatalf("DecodeAD of a non-image derivative: %v", err)
+	// The hash round-trips through the associated data's framing.
+	if h, err := res.Revealed[0].Hash(); err != nil || h == (Hash{}) {
+		t.Fatalf("hash of a revealed match: %x, %v", h, err)
 	}
 	if len(res.Revealed[0].AD) != p.ADLen {
 		t.Fatalf("AD of %d bytes", len(res.Revealed[0].AD))
@@ -211,7 +211,7 @@ func TestDuplicatesCountOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	var recs []*MatchRecord
-	var st AccountStore
+	var st tally
 	for i := 0; i < 3; i++ { // t distinct triples, each from both devices and retried
 		tr := Triple{Hash: f.members[i], ID: idN("dup", i)}
 		for j, c := range []*Client{dev1, dev2, dev1} {
@@ -224,7 +224,7 @@ func TestDuplicatesCountOnce(t *testing.T) {
 				t.Fatal(err)
 			}
 			recs = append(recs, rec)
-			added := st.Add(rec, nil)
+			added := st.add(rec, nil)
 			if added != (j == 0) {
 				t.Fatalf("triple %d copy %d: added=%v", i, j, added)
 			}

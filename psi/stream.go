@@ -15,6 +15,16 @@ import (
 // and each frame is BE32(len(voucher)) ‖ voucher. A corrupt voucher inside a
 // well-formed frame does not affect the others.
 
+const streamMagic = "VSVS"
+
+// MaxVoucherSize bounds a voucher in a stream (AD_LEN at its maximum, s at
+// its maximum, d = 3).
+const MaxVoucherSize = prefixSize + 3*pairSize + 8*(MaxS+1) + xSize + zSize + nonceSize + MaxADLen + 2*tagSize
+
+// ErrCorruptFrame is wrapped by VoucherReader.Next for a frame that cannot
+// be read; the reader cannot resynchronise after it.
+var ErrCorruptFrame = errors.New("psi: corrupt voucher stream frame")
+
 // VoucherWriter writes a voucher stream.
 type VoucherWriter struct {
 	w   *bufio.Writer

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 
 	"github.com/vouchsafe/vouchsafe/internal/keyfile"
@@ -86,7 +87,7 @@ func runReconstruct(env *cliEnv, args []string) int {
 	if err != nil {
 		return fail(env, "reconstruct", err)
 	}
-	stores := map[string]*psi.AccountStore{}
+	stores := map[string]*tally{}
 	errs := map[string][]voucherError{}
 	status := 0
 	for _, path := range pos {
@@ -98,11 +99,11 @@ func runReconstruct(env *cliEnv, args []string) int {
 		}
 		st := stores[label]
 		if st == nil {
-			st = new(psi.AccountStore)
+			st = new(tally)
 			stores[label] = st
 		}
 		for i, r := range srv.MatchBatch(vs, *workers) {
-			st.Add(r.Record, r.Err)
+			st.add(r.Record, r.Err)
 			if r.Err != nil {
 				ve := voucherError{File: path, Index: i + 1, Error: r.Err.Error()}
 				if r.Header != (psi.VoucherHeader{}) {
@@ -135,7 +136,7 @@ func runReconstruct(env *cliEnv, args []string) int {
 	enc := json.NewEncoder(w)
 	for _, l := range labels {
 		st := stores[l]
-		res, err := st.Reveal(params)
+		res, err := psi.Reveal(params, st.records)
 		if err != nil {
 			return fail(env, "reconstruct", err)
 		}
@@ -149,6 +150,42 @@ func runReconstruct(env *cliEnv, args []string) int {
 		}
 	}
 	return status
+}
+
+// tally is one account's vouchers in reconstruct: the report's counts and
+// the match records Reveal takes. A record whose id is already held with
+// the same share (a retry, or the same voucher in two files) is held once;
+// one with another share is held too, and Reveal names the id a conflict.
+type tally struct {
+	vouchers   uint64 // every voucher read, valid or not
+	nonMatches uint64
+	invalid    uint64 // vouchers Match rejected
+	records    []*psi.MatchRecord
+	byID       map[psi.ID][]*psi.MatchRecord // records by id, to find retries
+}
+
+// add files one Match outcome: rec for a match, nil for a non-match, err
+// for an invalid voucher.
+func (t *tally) add(rec *psi.MatchRecord, err error) {
+	t.vouchers++
+	switch {
+	case err != nil:
+		t.invalid++
+		return
+	case rec == nil:
+		t.nonMatches++
+		return
+	}
+	for _, r := range t.byID[rec.ID] {
+		if r.X == rec.X && r.Z == rec.Z && slices.Equal(r.R, rec.R) {
+			return
+		}
+	}
+	if t.byID == nil {
+		t.byID = map[psi.ID][]*psi.MatchRecord{}
+	}
+	t.byID[rec.ID] = append(t.byID[rec.ID], rec)
+	t.records = append(t.records, rec)
 }
 
 // readVoucherFile reads a voucher stream. A corrupt frame ends the file
@@ -186,9 +223,9 @@ func idStrings(ids []psi.ID) []string {
 
 // reportOf builds an account's report; list, when not nil, is the
 // second-hash check applied to every revealed derivative.
-func reportOf(label string, st *psi.AccountStore, res *psi.RevealResult, errs []voucherError, list *secondhash.List) accountReport {
+func reportOf(label string, st *tally, res *psi.RevealResult, errs []voucherError, list *secondhash.List) accountReport {
 	rep := accountReport{
-		Account: label, Vouchers: st.Vouchers, Matches: len(st.Records), NonMatches: st.NonMatches, Invalid: st.Invalid,
+		Account: label, Vouchers: st.vouchers, Matches: len(st.records), NonMatches: st.nonMatches, Invalid: st.invalid,
 		Threshold: res.Threshold, RequiredMatches: res.RequiredMatches, Candidates: res.Candidates,
 		CandidateIDs: idStrings(res.CandidateIDs), AboveThreshold: res.AboveThreshold,
 		SyntheticIDs: idStrings(res.SyntheticIDs), ConflictIDs: idStrings(res.ConflictIDs),

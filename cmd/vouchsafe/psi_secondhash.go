@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/vouchsafe/vouchsafe/engine"
+	"github.com/vouchsafe/vouchsafe/internal/derivative"
 	"github.com/vouchsafe/vouchsafe/internal/inputs"
 	"github.com/vouchsafe/vouchsafe/internal/keyfile"
 	"github.com/vouchsafe/vouchsafe/internal/recon/secondhash"
@@ -46,7 +47,7 @@ func runDBSecondHash(env *cliEnv, args []string) int {
 		}
 		params = k.Params()
 	}
-	enc, err := psi.NewDerivativeEncoder()
+	enc, err := derivative.NewEncoder()
 	if err != nil {
 		return fail(env, "db second-hash", err)
 	}
@@ -89,7 +90,7 @@ func runDBSecondHash(env *cliEnv, args []string) int {
 	return status
 }
 
-func derivativeHashOf(enc *psi.DerivativeEncoder, in engine.Input, p psi.Params) (string, int, error) {
+func derivativeHashOf(enc *derivative.Encoder, in engine.Input, p psi.Params) (string, int, error) {
 	if in.Err != nil {
 		return "", 0, in.Err
 	}

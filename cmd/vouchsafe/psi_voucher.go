@@ -21,6 +21,7 @@ import (
 	_ "golang.org/x/image/tiff" //
 	_ "golang.org/x/image/webp" //
 
+	"github.com/vouchsafe/vouchsafe/internal/derivative"
 	"github.com/vouchsafe/vouchsafe/internal/hashlist"
 	"github.com/vouchsafe/vouchsafe/internal/keyfile"
 	"github.com/vouchsafe/vouchsafe/internal/safeio"
@@ -217,7 +218,7 @@ func isHashList(name string) bool {
 // the triple. Relative paths are tried against the working directory, then
 // against the hash list's directory.
 func attachDerivatives(trs []psi.Triple, recs []hashlist.HashRecord, listDir string, max, workers int) error {
-	enc, err := psi.NewDerivativeEncoder()
+	enc, err := derivative.NewEncoder()
 	if err != nil {
 		return err
 	}
@@ -253,7 +254,7 @@ func attachDerivatives(trs []psi.Triple, recs []hashlist.HashRecord, listDir str
 // maxImagePixels bounds the images --images decodes (decompression bombs).
 const maxImagePixels = 1 << 28
 
-func derivativeOf(enc *psi.DerivativeEncoder, path, listDir string, max int) ([]byte, error) {
+func derivativeOf(enc *derivative.Encoder, path, listDir string, max int) ([]byte, error) {
 	if path == "" {
 		return nil, fmt.Errorf("--images needs JSON Lines records with a path")
 	}

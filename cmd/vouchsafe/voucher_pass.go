@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 
 	"github.com/vouchsafe/vouchsafe/engine"
+	"github.com/vouchsafe/vouchsafe/internal/derivative"
 	"github.com/vouchsafe/vouchsafe/internal/recon/service"
 	"github.com/vouchsafe/vouchsafe/internal/shard"
 	"github.com/vouchsafe/vouchsafe/psi"
@@ -340,7 +341,7 @@ func runVoucherPass(env *cliEnv, o passOptions, t *psi.Table, acct *psi.Account,
 	if o.engine.Device == "auto" && o.verbose {
 		logf("device auto: %s", h.DeviceChoice())
 	}
-	enc, err := psi.NewDerivativeEncoder()
+	enc, err := derivative.NewEncoder()
 	if err != nil {
 		return usageErr(env, cmd, err)
 	}

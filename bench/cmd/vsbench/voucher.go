@@ -22,6 +22,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/vouchsafe/vouchsafe/engine"
+	"github.com/vouchsafe/vouchsafe/internal/derivative"
 	"github.com/vouchsafe/vouchsafe/internal/hashlist"
 	"github.com/vouchsafe/vouchsafe/psi"
 )
@@ -45,7 +46,7 @@ type voucherBench struct {
 	h      *engine.Hasher
 	acct   *psi.Account
 	client *psi.Client
-	enc    *psi.DerivativeEncoder
+	enc    *derivative.Encoder
 	max    int
 }
 
@@ -66,7 +67,7 @@ func newVoucherBench(h *engine.Hasher) (*voucherBench, error) {
 	if err != nil {
 		return nil, err
 	}
-	enc, err := psi.NewDerivativeEncoder()
+	enc, err := derivative.NewEncoder()
 	if err != nil {
 		return nil, err
 	}

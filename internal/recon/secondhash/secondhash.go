@@ -9,7 +9,7 @@
 // derivative, hashes it with PDQ and reports the nearest database hash. A
 // match is confirmed when that distance is at most the list's threshold.
 //
-// A derivative is a small grayscale image (psi.DerivativeSide pixels square
+// A derivative is a small grayscale image (derivative.Side pixels square
 // at most, with fewer grey levels when the image compresses badly), and its
 // PDQ hash can be far from the PDQ hash of the full-resolution image: up to
 // 58 bits on the CC0 test photos, beyond PDQ's match distance. So the list
@@ -31,6 +31,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/vouchsafe/vouchsafe/internal/derivative"
 	"github.com/vouchsafe/vouchsafe/pdq"
 	"github.com/vouchsafe/vouchsafe/psi"
 )
@@ -195,12 +196,12 @@ func (l *List) Nearest(h pdq.Hash) (int, int) {
 // DerivativeHash returns the PDQ hash and quality of the visual derivative a
 // client makes of img for tables with parameters p: the hash a List should
 // hold for a database image.
-func DerivativeHash(enc *psi.DerivativeEncoder, img image.Image, p psi.Params) (pdq.Hash, int, error) {
+func DerivativeHash(enc *derivative.Encoder, img image.Image, p psi.Params) (pdq.Hash, int, error) {
 	d, err := enc.Encode(img, p.MaxDerivative())
 	if err != nil {
 		return pdq.Hash{}, 0, err
 	}
-	g, err := psi.DecodeDerivative(d)
+	g, err := derivative.Decode(d)
 	if err != nil {
 		return pdq.Hash{}, 0, err
 	}
@@ -226,11 +227,27 @@ func (l *List) CheckImage(img image.Image) Verdict {
 // and checks it. A match without a derivative, or with one that does not
 // decode, is not confirmed and says why.
 func (l *List) Check(m *psi.RevealedMatch) Verdict {
-	_, img, err := psi.DecodeAD(m.AD)
+	img, err := decode(m)
 	if err != nil {
 		return Verdict{Distance: -1, Threshold: l.threshold, Error: err.Error()}
 	}
 	return l.CheckImage(img)
+}
+
+// ErrNoDerivative is the error of a [Verdict] for a revealed match whose
+// client sent no visual derivative.
+var ErrNoDerivative = errors.New("secondhash: revealed match has no visual derivative")
+
+// decode returns the visual derivative image in m's associated data.
+func decode(m *psi.RevealedMatch) (image.Image, error) {
+	d, err := m.Derivative()
+	if err != nil {
+		return nil, err
+	}
+	if len(d) == 0 {
+		return nil, ErrNoDerivative
+	}
+	return derivative.Decode(d)
 }
 
 func words(h pdq.Hash) [4]uint64 {

@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vouchsafe/vouchsafe/internal/derivative"
 	"github.com/vouchsafe/vouchsafe/internal/eval"
 	"github.com/vouchsafe/vouchsafe/pdq"
 	"github.com/vouchsafe/vouchsafe/psi"
@@ -26,7 +27,7 @@ type photo struct {
 	dhash pdq.Hash // of its derivative
 }
 
-func loadPhotos(t testing.TB, enc *psi.DerivativeEncoder) []photo {
+func loadPhotos(t testing.TB, enc *derivative.Encoder) []photo {
 	t.Helper()
 	paths, _ := filepath.Glob(filepath.Join(photoDir, "*"))
 	var ps []photo
@@ -58,9 +59,9 @@ func loadPhotos(t testing.TB, enc *psi.DerivativeEncoder) []photo {
 	return ps
 }
 
-// derivative makes the visual derivative a client would send for img, as
+// revealedWith makes the visual derivative a client would send for img, as
 // `vouchsafe voucher --images` does, and wraps it in a revealed match.
-func derivative(t testing.TB, enc *psi.DerivativeEncoder, img image.Image) *psi.RevealedMatch {
+func revealedWith(t testing.TB, enc *derivative.Encoder, img image.Image) *psi.RevealedMatch {
 	t.Helper()
 	p := psi.DefaultParams
 	d, err := enc.Encode(img, p.MaxDerivative())
@@ -71,7 +72,7 @@ func derivative(t testing.TB, enc *psi.DerivativeEncoder, img image.Image) *psi.
 	ad[0], ad[1] = byte(len(d)>>8), byte(len(d))
 	copy(ad[2+psi.HashSize:], d)
 	m := &psi.RevealedMatch{AD: ad}
-	if _, _, err := psi.DecodeAD(ad); err != nil {
+	if _, err := decode(m); err != nil {
 		t.Fatalf("test derivative does not decode: %v", err)
 	}
 	return m
@@ -84,7 +85,7 @@ func derivative(t testing.TB, enc *psi.DerivativeEncoder, img image.Image) *psi.
 // photos' derivative hashes (DerivativeHash); the distances to the hashes of
 // the full images are logged beside them, to show why.
 func TestDerivativeConfirms(t *testing.T) {
-	enc, err := psi.NewDerivativeEncoder()
+	enc, err := derivative.NewEncoder()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -127,7 +128,7 @@ func TestDerivativeConfirms(t *testing.T) {
 			imgs, names, must = append(imgs, m), append(names, tr.Name), append(must, edits[tr.Name])
 		}
 		for k, img := range imgs {
-			m := derivative(t, enc, img)
+			m := revealedWith(t, enc, img)
 			v := own.Check(m)
 			if v.Error != "" {
 				t.Fatalf("%s %s: %s", p.name, names[k], v.Error)
@@ -155,7 +156,7 @@ func TestCheckWithoutDerivative(t *testing.T) {
 	l, _ := New([]pdq.Hash{{1}})
 	ad := make([]byte, psi.DefaultParams.ADLen)
 	v := l.Check(&psi.RevealedMatch{AD: ad})
-	if v.Confirmed || v.Distance != -1 || !strings.Contains(v.Error, psi.ErrNoDerivative.Error()) {
+	if v.Confirmed || v.Distance != -1 || !strings.Contains(v.Error, ErrNoDerivative.Error()) {
 		t.Fatalf("match without a derivative: %+v", v)
 	}
 	// A derivative that claims more bytes than the associated data holds.

@@ -6,6 +6,7 @@ import (
 	"image"
 	"image/png"
 
+	"github.com/vouchsafe/vouchsafe/internal/derivative"
 	"github.com/vouchsafe/vouchsafe/psi"
 )
 
@@ -14,7 +15,7 @@ type RevealedView struct {
 	ID   string `json:"id"`
 	DBID string `json:"db_id"`
 	Hash string `json:"hash,omitempty"`
-	// Derivative is the raw visual derivative (base64; psi.DecodeDerivative
+	// Derivative is the raw visual derivative (base64; derivative.Decode
 	// reads it) and DerivativePNG the same image as a base64 PNG.
 	Derivative      string `json:"derivative,omitempty"`
 	DerivativePNG   string `json:"derivative_png,omitempty"`
@@ -34,7 +35,7 @@ func ViewRevealed(m *psi.RevealedMatch, second *List) RevealedView {
 	var img image.Image
 	if d, _ := m.Derivative(); len(d) > 0 {
 		rv.Derivative = base64.StdEncoding.EncodeToString(d)
-		if g, err := psi.DecodeDerivative(d); err != nil {
+		if g, err := derivative.Decode(d); err != nil {
 			rv.DerivativeError = err.Error()
 		} else {
 			img = g

@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/vouchsafe/vouchsafe/internal/derivative"
 	"github.com/vouchsafe/vouchsafe/internal/recon/store"
 	"github.com/vouchsafe/vouchsafe/psi"
 )
@@ -106,7 +107,7 @@ func newFixture(t testing.TB, label string, nEpochs, members int) *fixture {
 	if err := os.WriteFile(f.tokensFile, []byte(testTokens), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	enc, err := psi.NewDerivativeEncoder()
+	enc, err := derivative.NewEncoder()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -26,6 +26,7 @@ import (
 	"github.com/chromedp/chromedp"
 	"github.com/chromedp/chromedp/kb"
 
+	"github.com/vouchsafe/vouchsafe/internal/derivative"
 	"github.com/vouchsafe/vouchsafe/internal/recon/store"
 	"github.com/vouchsafe/vouchsafe/pdq"
 	"github.com/vouchsafe/vouchsafe/psi"
@@ -48,7 +49,7 @@ func chromiumPath() string {
 // the screenshots show what a reviewer would see.
 func photoDerivatives(t *testing.T, names ...string) [][]byte {
 	t.Helper()
-	enc, err := psi.NewDerivativeEncoder()
+	enc, err := derivative.NewEncoder()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +207,7 @@ func TestReviewBrowser(t *testing.T) {
 	derivs := photoDerivatives(t, "chelsea.png", "coffee.png", "astronaut.png", "horse.png", "rocket.jpg", "camera.png", "brick.png", "clock_motion.png")
 	var list strings.Builder
 	for _, d := range derivs[:len(derivs)-1] {
-		g, err := psi.DecodeDerivative(d)
+		g, err := derivative.Decode(d)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -20,10 +20,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vouchsafe/vouchsafe/internal/derivative"
 	"github.com/vouchsafe/vouchsafe/internal/recon/secondhash"
 	"github.com/vouchsafe/vouchsafe/internal/recon/store"
 	"github.com/vouchsafe/vouchsafe/pdq"
-	"github.com/vouchsafe/vouchsafe/psi"
 )
 
 // Reviewer tokens, added to the fixture's tokens file.
@@ -67,7 +67,7 @@ func reviewFixture(t testing.TB) *fixture {
 // secondHashOf is a PDQ list holding the fixture's derivative.
 func secondHashOf(t testing.TB, f *fixture) *secondhash.List {
 	t.Helper()
-	g, err := psi.DecodeDerivative(f.deriv)
+	g, err := derivative.Decode(f.deriv)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,19 @@
-package psi
+// Package derivative is the visual derivative codec (protocol.md §1, [A]):
+// a small grayscale version of an image, large enough for a second
+// perceptual hash (PDQ works on 64×64), compressed with zstd. The client
+// puts it in a voucher's associated data; package psi carries it there as
+// opaque bytes, and the reconstructor decodes it after a reveal.
+//
+// Its encoding is
+//
+//	kind(1) = 0x01 ‖ width(1) ‖ height(1) ‖ bits(1) ‖ zstd frame
+//
+// where the frame holds width·height bytes: each row's samples, quantised to
+// the top `bits` bits, as differences (mod 2^bits) from the sample to their
+// left (the first from the sample above). When a derivative does not fit
+// the space left in the associated data, the encoder degrades
+// deterministically: fewer bits per sample first, then a smaller size.
+package derivative
 
 import (
 	"errors"
@@ -9,27 +24,15 @@ import (
 	"github.com/klauspost/compress/zstd"
 )
 
-// The visual derivative (protocol.md §1, [A]) is a small grayscale version
-// of the image, large enough for a second perceptual hash (PDQ works on
-// 64×64), compressed with zstd. Its encoding is
-//
-//	kind(1) = 0x01 ‖ width(1) ‖ height(1) ‖ bits(1) ‖ zstd frame
-//
-// where the frame holds width·height bytes: each row's samples, quantised to
-// the top `bits` bits, as differences (mod 2^bits) from the sample to their
-// left (the first from the sample above). When a derivative does not fit
-// the space left in the associated data, the encoder degrades
-// deterministically: fewer bits per sample first, then a smaller size.
+// Side is the side of a full-size visual derivative.
+const Side = 64
 
-// DerivativeSide is the side of a full-size visual derivative.
-const DerivativeSide = 64
+const kind = 0x01
 
-const derivKind = 0x01
-
-// derivativeLadder is the deterministic degradation order.
-var derivativeLadder = func() [][2]int {
+// ladder is the deterministic degradation order: (side, bits) pairs.
+var ladder = func() [][2]int {
 	var l [][2]int
-	for _, side := range []int{DerivativeSide, 48, 32, 16} {
+	for _, side := range []int{Side, 48, 32, 16} {
 		for bits := 8; bits >= 1; bits-- {
 			l = append(l, [2]int{side, bits})
 		}
@@ -37,13 +40,13 @@ var derivativeLadder = func() [][2]int {
 	return l
 }()
 
-// DerivativeEncoder makes visual derivatives. It is safe for concurrent use.
-type DerivativeEncoder struct {
+// Encoder makes visual derivatives. It is safe for concurrent use.
+type Encoder struct {
 	enc *zstd.Encoder
 }
 
-// NewDerivativeEncoder returns an encoder; Close releases it.
-func NewDerivativeEncoder() (*DerivativeEncoder, error) {
+// NewEncoder returns an encoder; Close releases it.
+func NewEncoder() (*Encoder, error) {
 	// A derivative is at most 64×64 bytes: a small window and the
 	// low-memory tables give the same frames as the defaults, five times
 	// faster (the defaults set up megabytes of tables per frame).
@@ -51,28 +54,36 @@ func NewDerivativeEncoder() (*DerivativeEncoder, error) {
 		zstd.WithWindowSize(1<<13), zstd.WithLowerEncoderMem(true),
 		zstd.WithEncoderConcurrency(1), zstd.WithEncoderCRC(false))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("derivative: zstd encoder: %w", err)
 	}
-	return &DerivativeEncoder{enc: enc}, nil
+	return &Encoder{enc: enc}, nil
 }
 
 // Close releases the encoder's resources.
-func (e *DerivativeEncoder) Close() error { return e.enc.Close() }
+func (e *Encoder) Close() error { return e.enc.Close() }
 
-// ErrDerivativeTooLarge is returned when even the smallest derivative does
-// not fit.
-var ErrDerivativeTooLarge = errors.New("psi: visual derivative does not fit the associated data")
+var (
+	// ErrTooLarge is returned by [Encoder.Encode] when even the smallest
+	// derivative does not fit the byte budget.
+	ErrTooLarge = errors.New("derivative: visual derivative does not fit the associated data")
+	// ErrEmptyImage is returned by [Encoder.Encode] for an image without
+	// pixels.
+	ErrEmptyImage = errors.New("derivative: empty image")
+	// ErrMalformed is wrapped by every error [Decode] returns for bytes that
+	// are not a derivative.
+	ErrMalformed = errors.New("derivative: malformed visual derivative")
+)
 
-// Encode returns the derivative of img in at most max bytes
-// (Params.MaxDerivative), degrading deterministically until it fits.
-func (e *DerivativeEncoder) Encode(img image.Image, max int) ([]byte, error) {
+// Encode returns the derivative of img in at most max bytes (psi's
+// Params.MaxDerivative), degrading deterministically until it fits.
+func (e *Encoder) Encode(img image.Image, max int) ([]byte, error) {
 	b := img.Bounds()
 	if b.Dx() < 1 || b.Dy() < 1 {
-		return nil, errors.New("psi: empty image")
+		return nil, fmt.Errorf("%w: %v", ErrEmptyImage, b)
 	}
 	var gray *image.Gray
 	side := 0
-	for _, step := range derivativeLadder {
+	for _, step := range ladder {
 		if step[0] != side {
 			side = step[0]
 			gray = Downscale(img, side, side)
@@ -82,10 +93,10 @@ func (e *DerivativeEncoder) Encode(img image.Image, max int) ([]byte, error) {
 			return out, nil
 		}
 	}
-	return nil, ErrDerivativeTooLarge
+	return nil, fmt.Errorf("%w: %d bytes", ErrTooLarge, max)
 }
 
-func (e *DerivativeEncoder) encode(g *image.Gray, bits int) []byte {
+func (e *Encoder) encode(g *image.Gray, bits int) []byte {
 	w, h := g.Rect.Dx(), g.Rect.Dy()
 	res := make([]byte, w*h)
 	shift := uint(8 - bits)
@@ -104,34 +115,35 @@ func (e *DerivativeEncoder) encode(g *image.Gray, bits int) []byte {
 			res[y*w+x] = (q - pred) & mask
 		}
 	}
-	out := []byte{derivKind, byte(w), byte(h), byte(bits)}
+	out := []byte{kind, byte(w), byte(h), byte(bits)}
 	return e.enc.EncodeAll(res, out)
 }
 
-// DecodeDerivative decodes a derivative made by DerivativeEncoder.Encode.
-func DecodeDerivative(b []byte) (*image.Gray, error) {
+// Decode decodes a derivative made by [Encoder.Encode]. Errors for bytes
+// that are not one wrap [ErrMalformed].
+func Decode(b []byte) (*image.Gray, error) {
 	if len(b) < 4 {
-		return nil, fmt.Errorf("psi: derivative: %w: %d bytes", ErrLength, len(b))
+		return nil, fmt.Errorf("%w: %d bytes, shorter than its header", ErrMalformed, len(b))
 	}
-	if b[0] != derivKind {
-		return nil, fmt.Errorf("psi: derivative: unknown kind %d", b[0])
+	if b[0] != kind {
+		return nil, fmt.Errorf("%w: unknown kind %d", ErrMalformed, b[0])
 	}
 	w, h, bits := int(b[1]), int(b[2]), int(b[3])
 	if w < 1 || h < 1 || bits < 1 || bits > 8 {
-		return nil, fmt.Errorf("psi: derivative: bad size %d×%d or %d bits", w, h, bits)
+		return nil, fmt.Errorf("%w: bad size %d×%d or %d bits", ErrMalformed, w, h, bits)
 	}
 	dec, err := zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderMaxMemory(uint64(w*h)+1024),
 		zstd.WithDecoderMaxWindow(1<<20))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("derivative: zstd decoder: %w", err)
 	}
 	defer dec.Close()
 	res, err := dec.DecodeAll(b[4:], make([]byte, 0, w*h))
 	if err != nil {
-		return nil, fmt.Errorf("psi: derivative: %w", err)
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
 	}
 	if len(res) != w*h {
-		return nil, fmt.Errorf("psi: derivative: %d samples, want %d", len(res), w*h)
+		return nil, fmt.Errorf("%w: %d samples, want %d×%d", ErrMalformed, len(res), w, h)
 	}
 	g := image.NewGray(image.Rect(0, 0, w, h))
 	mask := byte(1<<bits - 1)
@@ -152,24 +164,6 @@ func DecodeDerivative(b []byte) (*image.Gray, error) {
 		}
 	}
 	return g, nil
-}
-
-// DecodeAD splits revealed associated data into the perceptual hash and the
-// visual derivative image. When the client sent no derivative it returns the
-// hash, a nil image and ErrNoDerivative.
-func DecodeAD(ad []byte) (Hash, image.Image, error) {
-	h, d, err := splitAD(ad)
-	if err != nil {
-		return h, nil, err
-	}
-	if len(d) == 0 {
-		return h, nil, ErrNoDerivative
-	}
-	g, err := DecodeDerivative(d)
-	if err != nil {
-		return h, nil, err
-	}
-	return h, g, nil
 }
 
 // Downscale returns a w×h grayscale (BT.601 luma) version of img, each

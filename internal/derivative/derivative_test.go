@@ -1,0 +1,148 @@
+package derivative
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"errors"
+	"image"
+	"image/color"
+	"math/rand/v2"
+	"os"
+	"testing"
+
+	"github.com/vouchsafe/vouchsafe/internal/imgproc"
+)
+
+// maxDefault is psi.DefaultParams.MaxDerivative(): AD_LEN 4096 less the
+// 2-byte length and the 12-byte hash.
+const maxDefault = 4082
+
+// noise is a deterministic random stream (ChaCha8 keyed by SHA-256(label)).
+func noise(label string) *rand.ChaCha8 {
+	return rand.NewChaCha8(sha256.Sum256([]byte(label)))
+}
+
+func newEncoder(t testing.TB) *Encoder {
+	t.Helper()
+	enc, err := NewEncoder()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { enc.Close() })
+	return enc
+}
+
+func TestDerivative(t *testing.T) {
+	enc := newEncoder(t)
+	// A smooth 200×150 image: full quality fits 4 KB.
+	img := image.NewRGBA(image.Rect(0, 0, 200, 150))
+	for y := 0; y < 150; y++ {
+		for x := 0; x < 200; x++ {
+			img.Set(x, y, color.RGBA{uint8(x), uint8(y), uint8(x + y), 255})
+		}
+	}
+	d, err := enc.Encode(img, maxDefault)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d[1] != Side || d[2] != Side || d[3] != 8 {
+		t.Fatalf("smooth image: %d×%d at %d bits", d[1], d[2], d[3])
+	}
+	g, err := Decode(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Downscale(img, Side, Side)
+	if !bytes.Equal(g.Pix, want.Pix) {
+		t.Fatal("8-bit derivative is not lossless")
+	}
+	// Noise does not compress: the encoder degrades until it fits.
+	nz := image.NewGray(image.Rect(0, 0, 64, 64))
+	noise("noise").Read(nz.Pix)
+	d, err = enc.Encode(nz, 1500)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(d) > 1500 || d[3] == 8 {
+		t.Fatalf("noise: %d bytes at %d bits", len(d), d[3])
+	}
+	g, err = Decode(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	step := 256 >> d[3]
+	for i := range g.Pix {
+		if diff := int(g.Pix[i]) - int(nz.Pix[i]); diff > step || diff < -step {
+			t.Fatalf("sample %d: %d vs %d at %d bits", i, g.Pix[i], nz.Pix[i], d[3])
+		}
+	}
+	// Deterministic.
+	d2, _ := enc.Encode(nz, 1500)
+	if !bytes.Equal(d, d2) {
+		t.Fatal("derivative not deterministic")
+	}
+	if _, err := enc.Encode(nz, 8); !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("tiny budget: %v", err)
+	}
+	if _, err := enc.Encode(image.NewGray(image.Rect(3, 3, 3, 9)), maxDefault); !errors.Is(err, ErrEmptyImage) {
+		t.Fatalf("empty image: %v", err)
+	}
+	for _, bad := range [][]byte{nil, {1, 64, 64}, {2, 64, 64, 8}, {1, 0, 64, 8}, {1, 64, 0, 8}, {1, 64, 64, 0}, {1, 64, 64, 9}, {1, 64, 64, 8, 1, 2, 3}, d[:len(d)-1]} {
+		if _, err := Decode(bad); !errors.Is(err, ErrMalformed) {
+			t.Errorf("derivative %x: %v, want ErrMalformed", bad, err)
+		}
+	}
+	// A valid frame of the wrong sample count.
+	short, _ := enc.Encode(image.NewGray(image.Rect(0, 0, 64, 64)), maxDefault)
+	short[1] = 63
+	if _, err := Decode(short); !errors.Is(err, ErrMalformed) {
+		t.Errorf("63×64 header on 64×64 samples: %v", err)
+	}
+}
+
+// atOnly hides every method but image.Image's.
+type atOnly struct{ image.Image }
+
+// The RGBAt fast path of the derivative's luma gives the bytes of the
+// generic path.
+func TestRGBFastPath(t *testing.T) {
+	enc := newEncoder(t)
+	for _, name := range []string{"coffee.png", "rocket.jpg"} {
+		b, err := os.ReadFile("../../testdata/photos/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, _, err := imgproc.Decode(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, max := range []int{maxDefault, 300} {
+			fast, err1 := enc.Encode(m, max)
+			slow, err2 := enc.Encode(atOnly{m}, max)
+			if err1 != nil || err2 != nil || !bytes.Equal(fast, slow) {
+				t.Errorf("%s, %d bytes: fast path %d bytes (%v), generic %d bytes (%v)", name, max, len(fast), err1, len(slow), err2)
+			}
+		}
+	}
+}
+
+func FuzzDecode(f *testing.F) {
+	enc := newEncoder(f)
+	g := image.NewGray(image.Rect(0, 0, 80, 70))
+	noise("noise-image").Read(g.Pix)
+	d, _ := enc.Encode(Downscale(g, Side, Side), 4000)
+	f.Add(d)
+	f.Add([]byte{1, 64, 64, 8})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		g, err := Decode(b)
+		if err != nil {
+			if !errors.Is(err, ErrMalformed) {
+				t.Fatalf("error not ErrMalformed: %v", err)
+			}
+			return
+		}
+		if g.Rect.Dx() != int(b[1]) || g.Rect.Dy() != int(b[2]) {
+			t.Fatal("size")
+		}
+	})
+}

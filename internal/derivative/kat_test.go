@@ -1,0 +1,159 @@
+package derivative
+
+import (
+	"bufio"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"image"
+	"image/color"
+	"image/png"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// katCase is one known-answer input: an image and a byte budget.
+type katCase struct {
+	name string
+	img  image.Image
+	max  int
+}
+
+// katNoise fills b from ChaCha8 keyed by label (stable across Go releases).
+func katNoise(label string, b []byte) {
+	noise(label).Read(b)
+}
+
+// katCases covers every luma path (YCbCr, Gray, RGBA, NRGBA, RGBAt, generic),
+// shrinking and enlarging, a non-zero origin, and every rung kind of the
+// degradation ladder (full, fewer bits, smaller side).
+func katCases(t testing.TB) []katCase {
+	grad := image.NewRGBA(image.Rect(0, 0, 200, 150))
+	for y := 0; y < 150; y++ {
+		for x := 0; x < 200; x++ {
+			grad.Set(x, y, color.RGBA{uint8(x), uint8(y), uint8(x + y), 255})
+		}
+	}
+	noise := image.NewGray(image.Rect(0, 0, 64, 64))
+	katNoise("kat/gray", noise.Pix)
+	ycc := image.NewYCbCr(image.Rect(0, 0, 97, 61), image.YCbCrSubsampleRatio420)
+	for i := range ycc.Y {
+		ycc.Y[i] = uint8(i*7 + i/97*3)
+	}
+	katNoise("kat/cb", ycc.Cb)
+	katNoise("kat/cr", ycc.Cr)
+	nrgba := image.NewNRGBA(image.Rect(0, 0, 50, 40))
+	katNoise("kat/nrgba", nrgba.Pix)
+	pal := image.NewPaletted(image.Rect(0, 0, 120, 90), color.Palette{
+		color.RGBA{0, 0, 0, 255}, color.RGBA{200, 30, 60, 255}, color.RGBA{20, 180, 90, 255}, color.RGBA{255, 255, 255, 255},
+	})
+	for i := range pal.Pix {
+		pal.Pix[i] = uint8((i/120/15 + i%120/20) % 4)
+	}
+	cases := []katCase{
+		{"gradient-rgba", grad, 4082},
+		{"noise-gray-1500", noise, 1500},
+		{"noise-gray-300", noise, 300},
+		{"noise-gray-100", noise, 100},
+		{"ycbcr-sub", ycc.SubImage(image.Rect(5, 3, 97, 61)), 4082},
+		{"nrgba-enlarge", nrgba, 4082},
+		{"nrgba-enlarge-700", nrgba, 700},
+		{"paletted-generic", pal, 600},
+		{"rgbat", rgbAt{grad}, 4082},
+		{"one-pixel", image.NewGray(image.Rect(0, 0, 1, 1)), 4082},
+	}
+	for _, name := range []string{"coffee.png", "camera.png"} {
+		f, err := os.Open("../../testdata/photos/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := png.Decode(f)
+		f.Close()
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		cases = append(cases, katCase{name, m, 4082}, katCase{name + "-700", m, 700})
+	}
+	return cases
+}
+
+// rgbAt is an image with only image.Image's methods and RGBAt, the shape of
+// the engine's decoded images.
+type rgbAt struct{ m *image.RGBA }
+
+func (r rgbAt) ColorModel() color.Model { return r.m.ColorModel() }
+func (r rgbAt) Bounds() image.Rectangle { return r.m.Bounds() }
+func (r rgbAt) At(x, y int) color.Color { return r.m.At(x, y) }
+func (r rgbAt) RGBAt(x, y int) (uint8, uint8, uint8) {
+	c := r.m.RGBAAt(x, y)
+	return c.R, c.G, c.B
+}
+
+// readKAT reads testdata/kat.txt: "name max derivative-hex
+// sha256(decoded pixels)" per line.
+func readKAT(t *testing.T) map[string][3]string {
+	f, err := os.Open("testdata/kat.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	kat := map[string][3]string{}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		fs := strings.Fields(sc.Text())
+		if len(fs) != 4 {
+			t.Fatalf("kat line %q", sc.Text())
+		}
+		kat[fs[0]] = [3]string{fs[1], fs[2], fs[3]}
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return kat
+}
+
+// The derivative encoding is part of the wire format: these bytes were
+// written by the encoder before it left package derivative, and any change to the
+// ladder, the prediction, the zstd settings or Downscale fails here.
+func TestKAT(t *testing.T) {
+	enc, err := NewEncoder()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer enc.Close()
+	kat := readKAT(t)
+	cases := katCases(t)
+	if len(kat) != len(cases) {
+		t.Fatalf("%d known answers for %d cases", len(kat), len(cases))
+	}
+	for _, c := range cases {
+		want, ok := kat[c.name]
+		if !ok {
+			t.Errorf("%s: no known answer", c.name)
+			continue
+		}
+		if want[0] != strconv.Itoa(c.max) {
+			t.Errorf("%s: budget %d, known answer for %s", c.name, c.max, want[0])
+		}
+		d, err := enc.Encode(c.img, c.max)
+		if err != nil {
+			t.Errorf("%s: %v", c.name, err)
+			continue
+		}
+		if got := hex.EncodeToString(d); got != want[1] {
+			t.Errorf("%s: derivative\n%s\nwant\n%s", c.name, got, want[1])
+			continue
+		}
+		g, err := Decode(d)
+		if err != nil {
+			t.Errorf("%s: decode: %v", c.name, err)
+			continue
+		}
+		if got := fmt.Sprintf("%x", sha256.Sum256(g.Pix)); got != want[2] {
+			t.Errorf("%s: decoded pixels %s, want %s", c.name, got, want[2])
+		}
+	}
+}
