@@ -7,8 +7,8 @@ import (
 	"log"
 	"slices"
 
+	"github.com/vouchsafe/vouchsafe/derivative"
 	"github.com/vouchsafe/vouchsafe/engine"
-	"github.com/vouchsafe/vouchsafe/internal/derivative"
 )
 
 // Decode each photo once and get its PDQ hash and its visual derivative, in

@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/vouchsafe/vouchsafe/internal/derivative"
+	"github.com/vouchsafe/vouchsafe/derivative"
 	"github.com/vouchsafe/vouchsafe/pdq"
 )
 

@@ -9,7 +9,7 @@
 // (hash, id, associated data) triple into a fixed-length voucher
 // ([Client.Voucher]). The associated data is the hash and the visual
 // derivative, which psi carries as opaque bytes (package
-// internal/derivative makes and reads it). The server tests each voucher on
+// [github.com/vouchsafe/vouchsafe/derivative] makes and reads it). The server tests each voucher on
 // arrival ([Server.Match]), keeps only the matches ([MatchRecord]; how and
 // where is the caller's choice), and periodically runs [Reveal], which
 // decrypts the associated data of the real matches only once an account

@@ -58,7 +58,7 @@ type ClientOptions struct {
 
 // Triple is one input of the client: the image's perceptual hash, a fresh
 // identifier, and the visual derivative (at most [Params.MaxDerivative]
-// bytes, opaque to psi; the CLI makes it with internal/derivative).
+// bytes, opaque to psi; made with package derivative).
 type Triple struct {
 	Hash       Hash
 	ID         ID

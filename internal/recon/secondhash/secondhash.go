@@ -31,7 +31,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/vouchsafe/vouchsafe/internal/derivative"
+	"github.com/vouchsafe/vouchsafe/derivative"
 	"github.com/vouchsafe/vouchsafe/pdq"
 	"github.com/vouchsafe/vouchsafe/psi"
 )

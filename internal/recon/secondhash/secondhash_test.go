@@ -12,7 +12,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/vouchsafe/vouchsafe/internal/derivative"
+	"github.com/vouchsafe/vouchsafe/derivative"
 	"github.com/vouchsafe/vouchsafe/internal/eval"
 	"github.com/vouchsafe/vouchsafe/pdq"
 	"github.com/vouchsafe/vouchsafe/psi"

@@ -6,7 +6,7 @@ import (
 	"image"
 	"image/png"
 
-	"github.com/vouchsafe/vouchsafe/internal/derivative"
+	"github.com/vouchsafe/vouchsafe/derivative"
 	"github.com/vouchsafe/vouchsafe/psi"
 )
 

@@ -65,7 +65,7 @@ func katCases(t testing.TB) []katCase {
 		{"one-pixel", image.NewGray(image.Rect(0, 0, 1, 1)), 4082},
 	}
 	for _, name := range []string{"coffee.png", "camera.png"} {
-		f, err := os.Open("../../testdata/photos/" + name)
+		f, err := os.Open("../testdata/photos/" + name)
 		if err != nil {
 			t.Fatal(err)
 		}

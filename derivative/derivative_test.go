@@ -108,7 +108,7 @@ type atOnly struct{ image.Image }
 func TestRGBFastPath(t *testing.T) {
 	enc := newEncoder(t)
 	for _, name := range []string{"coffee.png", "rocket.jpg"} {
-		b, err := os.ReadFile("../../testdata/photos/" + name)
+		b, err := os.ReadFile("../testdata/photos/" + name)
 		if err != nil {
 			t.Fatal(err)
 		}
