@@ -145,3 +145,40 @@ func TestMatchBatchOrder(t *testing.T) {
 		t.Fatalf("MatchBatch(nil) = %d results", len(got))
 	}
 }
+
+// BenchmarkBuildTable is BuildTable on all cores (-cpu sets them) for a
+// table of about 4000 slots, the parallel counterpart of
+// BenchmarkBuildTablePerSlot.
+func BenchmarkBuildTable(b *testing.B) {
+	xs := make([]Hash, 3000)
+	for i := range xs {
+		xs[i] = hashN("bench-build-all", i)
+	}
+	var slots uint64
+	for b.Loop() {
+		r, err := BuildTable(drbg("bba"), xs, TableOptions{Params: small})
+		if err != nil {
+			b.Fatal(err)
+		}
+		slots = r.Table.Slots()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(slots)/1000, "µs/slot")
+}
+
+// BenchmarkValidate is Validate on all cores for the same table.
+func BenchmarkValidate(b *testing.B) {
+	xs := make([]Hash, 3000)
+	for i := range xs {
+		xs[i] = hashN("bench-build-all", i)
+	}
+	r, err := BuildTable(drbg("bba"), xs, TableOptions{Params: small})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for b.Loop() {
+		if err := r.Table.Validate(0); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(r.Table.Slots())/1000, "µs/slot")
+}
