@@ -118,6 +118,11 @@ func Run(ctx context.Context, cfg Config, inputs iter.Seq[Input], emit func(Reco
 	src := make(chan Input, r.bs)
 	go r.read(ctx, inputs, src)
 	g.Go(func() error { return r.dispatch(ctx, src) })
+	// Every worker belongs to g, so that the first failure anywhere cancels
+	// every stage at once; a stage's WaitGroup only says when to close its
+	// output. (A nested errgroup per stage would report a failed inference
+	// stream only once its sibling streams returned, and they wait for
+	// batches that never come: TestRunInferErrorManyStreams.)
 	var decoders sync.WaitGroup
 	for range r.workers {
 		decoders.Add(1)

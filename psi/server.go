@@ -6,9 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
-	"sync"
 
 	"filippo.io/nistec"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/vouchsafe/vouchsafe/internal/p256"
 	"github.com/vouchsafe/vouchsafe/tss"
@@ -212,23 +212,18 @@ func (s *Server) MatchBatch(vs [][]byte, workers int) []MatchResult {
 		workers = runtime.GOMAXPROCS(0)
 	}
 	out := make([]MatchResult, len(vs))
-	next := make(chan int, workers)
-	var wg sync.WaitGroup
-	for w := 0; w < min(workers, len(vs)); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				out[i].Header, _ = ParseVoucherHeader(vs[i])
-				out[i].Record, out[i].Err = s.Match(vs[i])
-			}
-		}()
-	}
+	// An invalid voucher is a result, not a failure of the batch: no
+	// goroutine returns an error, so none cancels the others.
+	var g errgroup.Group
+	g.SetLimit(workers)
 	for i := range vs {
-		next <- i
+		g.Go(func() error {
+			out[i].Header, _ = ParseVoucherHeader(vs[i])
+			out[i].Record, out[i].Err = s.Match(vs[i])
+			return nil
+		})
 	}
-	close(next)
-	wg.Wait()
+	g.Wait()
 	return out
 }
 

@@ -3,6 +3,7 @@ package psi
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
@@ -10,9 +11,9 @@ import (
 	"io"
 	"runtime"
 	"slices"
-	"sync"
 
 	"filippo.io/nistec"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/vouchsafe/vouchsafe/internal/p256"
 )
@@ -296,39 +297,23 @@ func BuildTable(rand io.Reader, xs []Hash, opts TableOptions) (*BuildResult, err
 	copy(raw[off:], key.l.BytesCompressed())
 
 	// Slot values, in parallel: α·H(x) for filled slots, e_i·G for empty ones.
-	workers := opts.Workers
-	if workers <= 0 {
-		workers = runtime.GOMAXPROCS(0)
-	}
-	var wg sync.WaitGroup
-	errs := make([]error, workers)
-	chunk := (slots + uint64(workers) - 1) / uint64(workers)
-	for w := 0; w < workers; w++ {
-		lo, hi := uint64(w)*chunk, min(uint64(w+1)*chunk, slots)
-		if lo >= hi {
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := lo; i < hi; i++ {
-				var p *nistec.P256Point
-				var err error
-				if occ[i] != empty {
-					p, err = key.blind(nonceH, &uniq[occ[i]])
-				} else {
-					p, err = key.emptySlot(i)
-				}
-				if err != nil {
-					errs[w] = err
-					return
-				}
-				copy(raw[uint64(hs)+i*pointSize:], p.BytesCompressed())
+	err = forChunks(slots, opts.Workers, func(lo, hi uint64) error {
+		for i := lo; i < hi; i++ {
+			var p *nistec.P256Point
+			var err error
+			if occ[i] != empty {
+				p, err = key.blind(nonceH, &uniq[occ[i]])
+			} else {
+				p, err = key.emptySlot(i)
 			}
-		}()
-	}
-	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
+			if err != nil {
+				return err
+			}
+			copy(raw[uint64(hs)+i*pointSize:], p.BytesCompressed())
+		}
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	t, err := ParseTable(raw)
@@ -442,37 +427,43 @@ func (t *Table) checkDistinct() error {
 }
 
 // Validate decodes every slot point (in parallel on workers goroutines, or
-// GOMAXPROCS if workers ≤ 0) and reports the first invalid one.
+// GOMAXPROCS if workers ≤ 0) and reports the first invalid one it finds.
 func (t *Table) Validate(workers int) error {
+	return forChunks(t.slots, workers, func(lo, hi uint64) error {
+		for i := lo; i < hi; i++ {
+			if _, err := t.point(i); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// maxChunk bounds the slots of one forChunks call: small enough that the
+// cores stay evenly loaded and an error stops the rest soon, large enough
+// that a goroutine per chunk costs nothing next to its point operations.
+const maxChunk = 1024
+
+// forChunks calls fn on consecutive ranges [lo, hi) covering [0, n), on at
+// most workers goroutines at once (GOMAXPROCS if workers ≤ 0). The first
+// error keeps the ranges not yet started from starting and is returned.
+func forChunks(n uint64, workers int, fn func(lo, hi uint64) error) error {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	errs := make([]error, workers)
-	var wg sync.WaitGroup
-	chunk := (t.slots + uint64(workers) - 1) / uint64(workers)
-	for w := 0; w < workers; w++ {
-		lo, hi := uint64(w)*chunk, min(uint64(w+1)*chunk, t.slots)
-		if lo >= hi {
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := lo; i < hi; i++ {
-				if _, err := t.point(i); err != nil {
-					errs[w] = err
-					return
-				}
+	chunk := max(1, min(maxChunk, (n+uint64(workers)-1)/uint64(workers)))
+	g, ctx := errgroup.WithContext(context.Background())
+	g.SetLimit(workers)
+	for lo := uint64(0); lo < n && ctx.Err() == nil; lo += chunk {
+		g.Go(func() error {
+			// Go may have waited for a free worker while another failed.
+			if err := ctx.Err(); err != nil {
+				return err
 			}
-		}()
+			return fn(lo, min(lo+chunk, n))
+		})
 	}
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return err
-		}
-	}
-	return nil
+	return g.Wait()
 }
 
 // Verify checks that the table's Merkle root equals root.

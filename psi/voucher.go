@@ -1,6 +1,7 @@
 package psi
 
 import (
+	"context"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/sha256"
@@ -12,9 +13,9 @@ import (
 	"math/bits"
 	mrand "math/rand/v2"
 	"runtime"
-	"sync"
 
 	"filippo.io/nistec"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/vouchsafe/vouchsafe/tss"
 )
@@ -199,27 +200,20 @@ func (c *Client) Vouchers(rand io.Reader, trs []Triple) ([][]byte, error) {
 		synth[i] = s
 	}
 	out := make([][]byte, len(trs))
-	errs := make([]error, len(trs))
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for w := 0; w < min(c.workers, len(trs)); w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				out[i], errs[i] = c.build(seeds[i], &trs[i], synth[i])
+	g, ctx := errgroup.WithContext(context.Background())
+	g.SetLimit(c.workers)
+	for i := 0; i < len(trs) && ctx.Err() == nil; i++ {
+		g.Go(func() error {
+			v, err := c.build(seeds[i], &trs[i], synth[i])
+			if err != nil {
+				return fmt.Errorf("triple %d: %w", i, err)
 			}
-		}()
+			out[i] = v
+			return nil
+		})
 	}
-	for i := range trs {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			return nil, fmt.Errorf("triple %d: %w", i, err)
-		}
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -15,11 +16,11 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"sync"
 
 	_ "golang.org/x/image/bmp"  //
 	_ "golang.org/x/image/tiff" //
 	_ "golang.org/x/image/webp" //
+	"golang.org/x/sync/errgroup"
 
 	"github.com/vouchsafe/vouchsafe/derivative"
 	"github.com/vouchsafe/vouchsafe/internal/hashlist"
@@ -226,29 +227,19 @@ func attachDerivatives(trs []psi.Triple, recs []hashlist.HashRecord, listDir str
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	errs := make([]error, len(trs))
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for w := 0; w < workers; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range next {
-				trs[i].Derivative, errs[i] = derivativeOf(enc, recs[i].Path, listDir, max)
+	g, ctx := errgroup.WithContext(context.Background())
+	g.SetLimit(workers)
+	for i := 0; i < len(trs) && ctx.Err() == nil; i++ {
+		g.Go(func() error {
+			d, err := derivativeOf(enc, recs[i].Path, listDir, max)
+			if err != nil {
+				return fmt.Errorf("record %d (%q): %w", i+1, recs[i].Path, err)
 			}
-		}()
+			trs[i].Derivative = d
+			return nil
+		})
 	}
-	for i := range trs {
-		next <- i
-	}
-	close(next)
-	wg.Wait()
-	for i, err := range errs {
-		if err != nil {
-			return fmt.Errorf("record %d (%q): %w", i+1, recs[i].Path, err)
-		}
-	}
-	return nil
+	return g.Wait()
 }
 
 // maxImagePixels bounds the images --images decodes (decompression bombs).

@@ -14,8 +14,8 @@ import (
 	"math/bits"
 	"runtime"
 	"sort"
-	"sync"
-	"sync/atomic"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/vouchsafe/vouchsafe/pdq"
 )
@@ -266,27 +266,28 @@ func (PDQ) Bits() int { return pdq.Bits }
 func (PDQ) Hash(images [][]byte) ([][]byte, []error) {
 	out := make([][]byte, len(images))
 	errs := make([]error, len(images))
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range min(runtime.GOMAXPROCS(0), max(1, len(images))) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			var h pdq.Hasher
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= len(images) {
-					return
-				}
-				v, _, err := h.HashBytes(images[i])
-				if err != nil {
-					errs[i] = err
-					continue
-				}
-				out[i] = v[:]
-			}
-		}()
+	n := runtime.GOMAXPROCS(0)
+	// A Hasher per running goroutine: it keeps its buffers between images.
+	free := make(chan *pdq.Hasher, n)
+	for range n {
+		free <- new(pdq.Hasher)
 	}
-	wg.Wait()
+	// An image that fails is a result (errs), not a failure of the run.
+	var g errgroup.Group
+	g.SetLimit(n)
+	for i := range images {
+		g.Go(func() error {
+			h := <-free
+			defer func() { free <- h }()
+			v, _, err := h.HashBytes(images[i])
+			if err != nil {
+				errs[i] = err
+				return nil
+			}
+			out[i] = v[:]
+			return nil
+		})
+	}
+	g.Wait()
 	return out, errs
 }

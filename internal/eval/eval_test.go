@@ -196,3 +196,30 @@ func TestShrink(t *testing.T) {
 		t.Fatal("max side 0 accepted")
 	}
 }
+
+// TestPDQHashPerImage checks the pool of PDQ.Hash: one result per image,
+// in order, the same as pdq.FromBytes on each, a bad image an error of its
+// own; buffers reused between images must not leak into the next hash.
+func TestPDQHashPerImage(t *testing.T) {
+	photos := loadPhotos(t)
+	var images [][]byte
+	for i, p := range photos {
+		images = append(images, p.Data)
+		if i%2 == 0 {
+			images = append(images, []byte("not an image"))
+		}
+	}
+	got, errs := PDQ{}.Hash(images)
+	if len(got) != len(images) || len(errs) != len(images) {
+		t.Fatalf("%d hashes and %d errors for %d images", len(got), len(errs), len(images))
+	}
+	for i, b := range images {
+		want, _, err := pdq.FromBytes(b)
+		if (err != nil) != (errs[i] != nil) {
+			t.Fatalf("image %d: error %v, want %v", i, errs[i], err)
+		}
+		if err == nil && !bytes.Equal(got[i], want[:]) {
+			t.Fatalf("image %d: hash %x, want %x", i, got[i], want)
+		}
+	}
+}

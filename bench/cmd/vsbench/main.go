@@ -40,6 +40,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/vouchsafe/vouchsafe/engine"
 	"github.com/vouchsafe/vouchsafe/internal/imgproc"
 	"github.com/vouchsafe/vouchsafe/internal/inputs"
@@ -586,60 +588,66 @@ func decodeStage(ctx context.Context, files []string, workers int, c config) (St
 		}
 		safeio.ReadFile(f, safeio.MaxImageFile)
 	}
-	type job struct {
-		i     int
-		first bool
+	// A preparer and an input tensor per running goroutine, as the engine's
+	// decode workers have; each keeps its own latencies.
+	type worker struct {
+		p   *imgproc.Preparer
+		dst []float32
+		lat []time.Duration
 	}
-	jobs := make(chan job)
+	free := make(chan *worker, workers)
+	for range workers {
+		free <- &worker{
+			p:   imgproc.NewPreparer(imgproc.Options{Exact: c.Exact, AutoOrient: c.AutoOrient}),
+			dst: make([]float32, 3*engine.InputSize*engine.InputSize),
+		}
+	}
 	var mu sync.Mutex
-	var lat []time.Duration
 	var mp []float64
 	var errs []string
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			p := imgproc.NewPreparer(imgproc.Options{Exact: c.Exact, AutoOrient: c.AutoOrient})
-			dst := make([]float32, 3*engine.InputSize*engine.InputSize)
-			var local []time.Duration
-			for j := range jobs {
-				t0 := time.Now()
-				data, err := safeio.ReadFile(files[j.i], safeio.MaxImageFile)
-				var w, ht int
-				if err == nil {
-					info, perr := p.Prepare(data, dst)
-					w, ht, err = info.Width, info.Height, perr
-				}
-				local = append(local, time.Since(t0))
-				if j.first {
-					mu.Lock()
-					if err != nil {
-						errs = append(errs, fmt.Sprintf("%s: %v", files[j.i], err))
-					} else {
-						mp = append(mp, float64(w)*float64(ht)/1e6)
-					}
-					mu.Unlock()
-				}
-			}
-			mu.Lock()
-			lat = append(lat, local...)
-			mu.Unlock()
-		})
-	}
+	// A file that fails is noted, not a failure of the stage.
+	var g errgroup.Group
+	g.SetLimit(workers)
 	c0, t0 := cpuClock(), time.Now()
 	n := 0
 feed:
 	for pass := 0; pass == 0 || time.Since(t0) < c.MinTime; pass++ {
 		for i := range files {
-			select {
-			case jobs <- job{i, pass == 0}:
-				n++
-			case <-ctx.Done():
+			if ctx.Err() != nil {
 				break feed
 			}
+			first := pass == 0
+			n++
+			g.Go(func() error {
+				w := <-free
+				defer func() { free <- w }()
+				t0 := time.Now()
+				data, err := safeio.ReadFile(files[i], safeio.MaxImageFile)
+				var wd, ht int
+				if err == nil {
+					info, perr := w.p.Prepare(data, w.dst)
+					wd, ht, err = info.Width, info.Height, perr
+				}
+				w.lat = append(w.lat, time.Since(t0))
+				if first {
+					mu.Lock()
+					if err != nil {
+						errs = append(errs, fmt.Sprintf("%s: %v", files[i], err))
+					} else {
+						mp = append(mp, float64(wd)*float64(ht)/1e6)
+					}
+					mu.Unlock()
+				}
+				return nil
+			})
 		}
 	}
-	close(jobs)
-	wg.Wait()
+	g.Wait()
+	close(free)
+	var lat []time.Duration
+	for w := range free {
+		lat = append(lat, w.lat...)
+	}
 	wall := time.Since(t0)
 	s := newStage("decode", n, wall, lat, "image")
 	s.setCPU(c0)
@@ -684,32 +692,33 @@ func inferStage(ctx context.Context, h *engine.Hasher, b, streams int, minTime t
 	}
 	var mu sync.Mutex
 	var lat []time.Duration
-	var firstErr error
-	var wg sync.WaitGroup
+	// One goroutine per stream, each calling until the time is up; the
+	// first failure stops the others.
+	g, gctx := errgroup.WithContext(ctx)
 	c0, t0 := cpuClock(), time.Now()
 	for range streams {
-		wg.Go(func() {
+		g.Go(func() error {
 			out := make([]float32, b*engine.EmbeddingSize)
 			var local []time.Duration
+			defer func() {
+				mu.Lock()
+				lat = append(lat, local...)
+				mu.Unlock()
+			}()
 			for i := 0; i < 3 || time.Since(t0) < minTime; i++ {
-				if ctx.Err() != nil {
-					break
+				if gctx.Err() != nil {
+					return nil
 				}
 				t := time.Now()
 				if err := h.Embed(in, b, out); err != nil {
-					mu.Lock()
-					firstErr = cmp(firstErr, err)
-					mu.Unlock()
-					return
+					return err
 				}
 				local = append(local, time.Since(t))
 			}
-			mu.Lock()
-			lat = append(lat, local...)
-			mu.Unlock()
+			return nil
 		})
 	}
-	wg.Wait()
+	firstErr := g.Wait()
 	wall := time.Since(t0)
 	r := newStage("infer", len(lat)*b, wall, lat, "call")
 	r.setCPU(c0)
@@ -719,13 +728,6 @@ func inferStage(ctx context.Context, h *engine.Hasher, b, streams int, minTime t
 		r.Err = firstErr.Error()
 	}
 	return r
-}
-
-func cmp(a, b error) error {
-	if a != nil {
-		return a
-	}
-	return b
 }
 
 // hashStage projects random embeddings with the model's seed for about d:

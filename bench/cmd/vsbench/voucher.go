@@ -13,7 +13,6 @@ import (
 	"io"
 	"os"
 	"runtime/pprof"
-	"sync"
 	"time"
 
 	_ "golang.org/x/image/bmp"  //
@@ -164,27 +163,22 @@ func (vb *voucherBench) twoStep(ctx context.Context, files []string, n int, work
 		return 0, err
 	}
 	trs := make([]psi.Triple, len(recs))
-	errs := make([]error, len(recs))
-	next := make(chan int)
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Go(func() {
-			for i := range next {
-				h, _ := psi.ParseHash(recs[i].Hash)
-				trs[i] = psi.Triple{Hash: h, ID: vb.acct.DeriveID([]byte(recs[i].Path + "\x00" + recs[i].Hash))}
-				trs[i].Derivative, errs[i] = vb.derivativeOf(recs[i].Path)
-			}
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(workers)
+	for i := 0; i < len(recs) && gctx.Err() == nil; i++ {
+		g.Go(func() error {
+			h, _ := psi.ParseHash(recs[i].Hash)
+			trs[i] = psi.Triple{Hash: h, ID: vb.acct.DeriveID([]byte(recs[i].Path + "\x00" + recs[i].Hash))}
+			var err error
+			trs[i].Derivative, err = vb.derivativeOf(recs[i].Path)
+			return err
 		})
 	}
-	for i := range recs {
-		next <- i
+	if err := g.Wait(); err != nil {
+		return 0, err
 	}
-	close(next)
-	wg.Wait()
-	for _, err := range errs {
-		if err != nil {
-			return 0, err
-		}
+	if err := ctx.Err(); err != nil {
+		return 0, err
 	}
 	vs, err := vb.client.Vouchers(rand.Reader, trs)
 	if err != nil {

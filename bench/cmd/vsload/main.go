@@ -41,6 +41,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/vouchsafe/vouchsafe/internal/recon/service"
 	"github.com/vouchsafe/vouchsafe/internal/recon/store"
 	"github.com/vouchsafe/vouchsafe/internal/recon/store/pgtest"
@@ -71,7 +73,7 @@ func main() {
 	}
 	built, err := psi.BuildTable(rand.Reader, hashes, psi.TableOptions{Params: psi.DefaultParams, Epoch: 1})
 	check(err)
-	acct, err := psi.NewAccount(rand.Reader, "")
+	acct, err := psi.NewAccount(rand.Reader, "vsload")
 	check(err)
 	cl, err := psi.NewClient(built.Table, acct, &psi.ClientOptions{SyntheticRate: 0})
 	check(err)
@@ -145,9 +147,7 @@ func main() {
 	}
 
 	requests := *total / *batch
-	var next atomic.Int64
 	var stored, dups, rejected, done atomic.Int64
-	lat := make([][]time.Duration, *clients)
 	var idc atomic.Uint64
 	nextReport := int64(requests / max(*checkpoints, 1))
 	var repMu sync.Mutex
@@ -171,59 +171,75 @@ func main() {
 	fmt.Printf("%d clients, %d uploads of %d vouchers over %d accounts, loopback HTTP, %d instance(s), store %s\n", *clients, requests, *batch, *accounts, *instances, storeName)
 	report(0)
 	initial := size()
-	t0 := time.Now()
-	var wg sync.WaitGroup
-	for c := 0; c < *clients; c++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}
-			var buf bytes.Buffer
-			for {
-				r := next.Add(1) - 1
-				if r >= int64(requests) {
-					return
-				}
-				buf.Reset()
-				w, _ := psi.NewVoucherWriter(&buf, "")
-				for i := 0; i < *batch; i++ {
-					k := int(r)*(*batch) + i
-					v := vouchers[k%len(vouchers)]
-					if k%10 != 0 {
-						v = bytes.Clone(v)
-						binary.BigEndian.PutUint64(v[16:], idc.Add(1))       // a fresh id
-						binary.BigEndian.PutUint64(v[24:], 0x5653_4c4f_4144) // "VSLOAD"
-					}
-					w.Write(v)
-				}
-				w.Flush()
-				req, _ := http.NewRequest("POST", fmt.Sprintf("%s/v1/accounts/acct-%d/vouchers", urls[r%int64(len(urls))], r%int64(*accounts)), bytes.NewReader(buf.Bytes()))
-				req.Header.Set("Authorization", "Bearer "+token)
-				req.Header.Set("Content-Type", service.ContentTypeStream)
-				t := time.Now()
-				resp, err := hc.Do(req)
-				check(err)
-				var res service.IngestResult
-				body, _ := io.ReadAll(resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != 200 || json.Unmarshal(body, &res) != nil {
-					log.Fatalf("vsload: upload: %d %s", resp.StatusCode, body)
-				}
-				lat[c] = append(lat[c], time.Since(t))
-				stored.Add(int64(res.Stored))
-				dups.Add(int64(res.Duplicate))
-				rejected.Add(int64(res.Rejected))
-				if n := done.Add(1); nextReport > 0 && n%nextReport == 0 {
-					report(n)
-				}
-			}
-		}()
+	// Uploads run at most *clients at a time, each on a free client: its own
+	// connection (one idle connection per host) and buffer, as a separate
+	// uploader would have. The first failure stops the run.
+	type client struct {
+		hc  *http.Client
+		buf bytes.Buffer
+		lat []time.Duration
 	}
-	wg.Wait()
+	cls := make([]*client, *clients)
+	free := make(chan *client, *clients)
+	for i := range cls {
+		cls[i] = &client{hc: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}}
+		free <- cls[i]
+	}
+	g, ctx := errgroup.WithContext(context.Background())
+	g.SetLimit(*clients)
+	t0 := time.Now()
+	for r := range int64(requests) {
+		if ctx.Err() != nil {
+			break
+		}
+		g.Go(func() error {
+			c := <-free
+			defer func() { free <- c }()
+			c.buf.Reset()
+			w, _ := psi.NewVoucherWriter(&c.buf, "")
+			for i := 0; i < *batch; i++ {
+				k := int(r)*(*batch) + i
+				v := vouchers[k%len(vouchers)]
+				if k%10 != 0 {
+					v = bytes.Clone(v)
+					binary.BigEndian.PutUint64(v[16:], idc.Add(1))       // a fresh id
+					binary.BigEndian.PutUint64(v[24:], 0x5653_4c4f_4144) // "VSLOAD"
+				}
+				w.Write(v)
+			}
+			w.Flush()
+			req, err := http.NewRequestWithContext(ctx, "POST", fmt.Sprintf("%s/v1/accounts/acct-%d/vouchers", urls[r%int64(len(urls))], r%int64(*accounts)), bytes.NewReader(c.buf.Bytes()))
+			if err != nil {
+				return err
+			}
+			req.Header.Set("Authorization", "Bearer "+token)
+			req.Header.Set("Content-Type", service.ContentTypeStream)
+			t := time.Now()
+			resp, err := c.hc.Do(req)
+			if err != nil {
+				return err
+			}
+			var res service.IngestResult
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || json.Unmarshal(body, &res) != nil {
+				return fmt.Errorf("upload: %d %s", resp.StatusCode, body)
+			}
+			c.lat = append(c.lat, time.Since(t))
+			stored.Add(int64(res.Stored))
+			dups.Add(int64(res.Duplicate))
+			rejected.Add(int64(res.Rejected))
+			if n := done.Add(1); nextReport > 0 && n%nextReport == 0 {
+				report(n)
+			}
+			return nil
+		})
+	}
+	check(g.Wait())
 	elapsed := time.Since(t0)
 	var all []time.Duration
-	for _, l := range lat {
-		all = append(all, l...)
+	for _, c := range cls {
+		all = append(all, c.lat...)
 	}
 	slices.Sort(all)
 	pct := func(p float64) time.Duration { return all[min(len(all)-1, int(p*float64(len(all))))] }
