@@ -48,7 +48,7 @@ test: ort vet
 	# The generic (purego) field code of internal/p256, and the race detector
 	# on the packages whose tests run goroutines against each other.
 	$(GO) test -count=1 -tags purego ./internal/p256
-	$(CGO_SETTING) $(GO) test -count=1 -race ./engine ./internal/recon/store ./internal/recon/service ./psi ./internal/inputs ./internal/keyfile ./internal/results ./internal/safeio ./internal/shard
+	$(CGO_SETTING) $(GO) test -count=1 -race ./engine ./internal/jpeg ./internal/recon/store ./internal/recon/service ./psi ./internal/inputs ./internal/keyfile ./internal/results ./internal/safeio ./internal/shard
 	$(MAKE) gpu-check-dry CGO_SETTING='$(CGO_SETTING)'
 	$(MAKE) fuzz FUZZTIME=$(FUZZTIME) CGO_SETTING='$(CGO_SETTING)'
 

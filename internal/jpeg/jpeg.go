@@ -410,7 +410,8 @@ type Options struct {
 	DCT DCTMethod
 	// Out is the colour space Decode converts to: RGB (3 bytes per
 	// pixel), Gray (1 byte: the luma of a YCbCr file) or CMYK (4 bytes:
-	// the stored samples of a CMYK or YCCK file). Zero means RGB.
+	// the stored samples of a CMYK or YCCK file, which libjpeg-turbo 2
+	// does not convert to RGB). Zero means RGB.
 	// DecodePlanes ignores it.
 	Out ColorSpace
 	// NoFancyUpsampling replicates subsampled chroma instead of libjpeg's
