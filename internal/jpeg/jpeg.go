@@ -3,13 +3,19 @@
 package jpeg
 
 /*
-#cgo LDFLAGS: -l:libturbojpeg.a
+#cgo LDFLAGS: -l:libjpeg.a
 #include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <jpeglib.h>
 #include <jerror.h>
+
+// Pillow's pixels and Meta's PDQ vectors are libjpeg-turbo's: IJG libjpeg 9
+// upsamples and scales differently.
+#ifndef LIBJPEG_TURBO_VERSION
+#error "internal/jpeg needs libjpeg-turbo's jpeglib.h (Debian: libjpeg62-turbo-dev)"
+#endif
 
 #if JPEG_LIB_VERSION >= 70
 #define VS_DCT_H(ci) ((ci)->DCT_h_scaled_size)
