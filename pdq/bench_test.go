@@ -100,11 +100,13 @@ func BenchmarkDecode(b *testing.B) {
 		}
 		b.Run(filepath.Base(f), func(b *testing.B) {
 			b.SetBytes(int64(len(data)))
+			t0 := cpuTime()
 			for b.Loop() {
 				if _, err := Decode(data); err != nil {
 					b.Fatal(err)
 				}
 			}
+			b.ReportMetric(float64(cpuTime()-t0)/float64(b.N), "cpu-ns/op")
 		})
 	}
 }

@@ -190,11 +190,13 @@ func BenchmarkDecodeJPEG(b *testing.B) {
 			defer d.Close()
 			var m RGB
 			b.SetBytes(int64(len(data)))
+			t0 := cpuTime()
 			for b.Loop() {
 				if _, err := d.Decode(data, &m, opts); err != nil {
 					b.Fatal(err)
 				}
 			}
+			b.ReportMetric(float64(cpuTime()-t0)/float64(b.N), "cpu-ns/op")
 		})
 	}
 	for _, name := range []string{"q75_420.jpg", "q90_444.jpg", "progressive.jpg", "gray.jpg", "cmyk.jpg"} {

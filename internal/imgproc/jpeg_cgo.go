@@ -12,9 +12,9 @@ import (
 // haveTurbo reports whether JPEG goes through libjpeg-turbo.
 const haveTurbo = true
 
-// jpegScales are the DCT-domain scales (k/8) the fast path may pick, largest
-// first: the factors up to 1/2 (libjpeg-turbo has SIMD IDCTs for 1/2 and
-// 1/4; the larger plain-C ones cost more than they save).
+// jpegScales are the DCT-domain scales (k/8) the fast path may pick: those
+// up to 1/2. libjpeg-turbo has SIMD IDCTs for 1/2 and 1/4 only, and the
+// plain-C 5/8 to 7/8 ones cost more than they save.
 var jpegScales = [...]int{4, 3, 2, 1}
 
 // turboDecoder decodes JPEG through internal/jpeg with libjpeg's defaults

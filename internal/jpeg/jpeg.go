@@ -323,7 +323,12 @@ type Error struct {
 	cause error
 }
 
-func (e *Error) Error() string { return "libjpeg: " + e.Msg }
+func (e *Error) Error() string {
+	if e.Code < 0 {
+		return "jpeg: " + e.Msg
+	}
+	return "libjpeg: " + e.Msg
+}
 
 // Unwrap returns ErrTruncated, ErrTooManyScans or nil.
 func (e *Error) Unwrap() error { return e.cause }
@@ -453,7 +458,7 @@ func (o *Options) c() (C.vs_options, error) {
 		num, den = 1, 1
 	}
 	if num <= 0 || den <= 0 || num > 2*den || den > 1<<16 {
-		return C.vs_options{}, fmt.Errorf("jpeg: scale %d/%d outside 1/%d to 2/1", o.ScaleNum, o.ScaleDenom, max(den, 8))
+		return C.vs_options{}, fmt.Errorf("jpeg: scale %d/%d is not a factor above 0 and at most 2/1", o.ScaleNum, o.ScaleDenom)
 	}
 	if o.DCT < DCTISlow || o.DCT > DCTFloat {
 		return C.vs_options{}, fmt.Errorf("jpeg: unknown DCT method %d", o.DCT)
