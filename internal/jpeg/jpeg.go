@@ -313,7 +313,8 @@ var (
 	ErrTooManyScans = errors.New("jpeg: too many scans")
 )
 
-// Error is a decoding error reported by libjpeg.
+// Error is a decoding error: libjpeg's, or this package's for what it
+// checks itself (scans, buffer sizes).
 type Error struct {
 	// Code is libjpeg's message code (J_MESSAGE_CODE), or -1 for an error
 	// of this package (too many scans, a buffer too small).
