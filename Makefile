@@ -9,8 +9,8 @@ export VOUCHSAFE_ORT_DIR := $(ORT_DIR)
 export ORT_DISABLE_TELEMETRY := 1
 
 # How the go commands build: scripts/deps.sh installs libjpeg-turbo for the cgo
-# JPEG decoder (internal/jpeg) when it can (apt-get, sudo when not root) and otherwise falls
-# back to the pure-Go build, saying so. TURBOJPEG_PREFIX points the check
+# JPEG decoder (internal/jpeg) when it can (apt-get, sudo when not root) and
+# otherwise falls back to the pure-Go build, saying so. TURBOJPEG_PREFIX points the check
 # elsewhere (nothing is installed then). Worked out once, when first needed.
 TURBOJPEG_PREFIX ?= /usr
 CGO_SETTING = $(eval CGO_SETTING := $$(shell scripts/deps.sh $(TURBOJPEG_PREFIX)))$(CGO_SETTING)

@@ -8,8 +8,9 @@
 #                              libjpeg.a are looked for
 #
 # The cgo JPEG decoder (internal/jpeg) links libjpeg-turbo's libjpeg API
-# statically (Debian's libjpeg62-turbo-dev). When it is missing and PREFIX is /usr, it is installed with
-# apt-get (sudo when not root, never a password prompt without a terminal).
+# statically (Debian's libjpeg62-turbo-dev). When it is missing and PREFIX is
+# /usr, it is installed with apt-get (sudo when not root, never a password
+# prompt without a terminal).
 # When it cannot be had, the build goes on without cgo: the pure-Go decoders and
 # the pure-Go default model, which the code already supports.
 set -uo pipefail
