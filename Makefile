@@ -9,8 +9,8 @@ export VOUCHSAFE_ORT_DIR := $(ORT_DIR)
 export ORT_DISABLE_TELEMETRY := 1
 
 # How the go commands build: scripts/deps.sh installs libjpeg-turbo for the cgo
-# JPEG decoders when it can (apt-get, sudo when not root) and otherwise falls
-# back to the pure-Go build, saying so. TURBOJPEG_PREFIX points the check
+# JPEG decoder (internal/jpeg) when it can (apt-get, sudo when not root) and
+# otherwise falls back to the pure-Go build, saying so. TURBOJPEG_PREFIX points the check
 # elsewhere (nothing is installed then). Worked out once, when first needed.
 TURBOJPEG_PREFIX ?= /usr
 CGO_SETTING = $(eval CGO_SETTING := $$(shell scripts/deps.sh $(TURBOJPEG_PREFIX)))$(CGO_SETTING)
@@ -48,7 +48,7 @@ test: ort vet
 	# The generic (purego) field code of internal/p256, and the race detector
 	# on the packages whose tests run goroutines against each other.
 	$(GO) test -count=1 -tags purego ./internal/p256
-	$(CGO_SETTING) $(GO) test -count=1 -race ./engine ./internal/recon/store ./internal/recon/service ./psi ./internal/inputs ./internal/keyfile ./internal/results ./internal/safeio ./internal/shard
+	$(CGO_SETTING) $(GO) test -count=1 -race ./engine ./internal/jpeg ./internal/recon/store ./internal/recon/service ./psi ./internal/inputs ./internal/keyfile ./internal/results ./internal/safeio ./internal/shard
 	$(MAKE) gpu-check-dry CGO_SETTING='$(CGO_SETTING)'
 	$(MAKE) fuzz FUZZTIME=$(FUZZTIME) CGO_SETTING='$(CGO_SETTING)'
 

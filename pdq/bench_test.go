@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"image"
 	"image/jpeg"
+	"os"
+	"path/filepath"
 	"testing"
 )
 
@@ -79,5 +81,32 @@ func BenchmarkHashBytes12MP(b *testing.B) {
 		if _, _, err := hs.HashBytes(buf.Bytes()); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkDecode decodes JPEGs as PDQ does (Meta's libjpeg settings in cgo
+// builds): the sample photos and the camera JPEGs of
+// $VOUCHSAFE_BENCH_PHOTOS when set.
+func BenchmarkDecode(b *testing.B) {
+	files, _ := filepath.Glob(filepath.Join("..", "testdata", "photos", "*.jpg"))
+	if dir := os.Getenv("VOUCHSAFE_BENCH_PHOTOS"); dir != "" {
+		camera, _ := filepath.Glob(filepath.Join(dir, "*.jpg"))
+		files = append(files, camera...)
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(filepath.Base(f), func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			t0 := cpuTime()
+			for b.Loop() {
+				if _, err := Decode(data); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(cpuTime()-t0)/float64(b.N), "cpu-ns/op")
+		})
 	}
 }

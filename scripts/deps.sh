@@ -4,12 +4,13 @@
 # prefix other than /usr), and one line on stderr when it installs something or
 # falls back.
 #
-#   scripts/deps.sh [PREFIX]   PREFIX (default /usr) is where turbojpeg.h and
-#                              libturbojpeg.a are looked for
+#   scripts/deps.sh [PREFIX]   PREFIX (default /usr) is where jpeglib.h and
+#                              libjpeg.a are looked for
 #
-# The cgo JPEG decoders link libjpeg-turbo statically (Debian's
-# libturbojpeg0-dev). When it is missing and PREFIX is /usr, it is installed with
-# apt-get (sudo when not root, never a password prompt without a terminal).
+# The cgo JPEG decoder (internal/jpeg) links libjpeg-turbo's libjpeg API
+# statically (Debian's libjpeg62-turbo-dev). When it is missing and PREFIX is
+# /usr, it is installed with apt-get (sudo when not root, never a password
+# prompt without a terminal).
 # When it cannot be had, the build goes on without cgo: the pure-Go decoders and
 # the pure-Go default model, which the code already supports.
 set -uo pipefail
@@ -23,11 +24,11 @@ if [ "${CGO_ENABLED:-}" = 0 ]; then
 fi
 
 have_turbo() {
-  [ -f "$prefix/include/turbojpeg.h" ] || return 1
+  [ -f "$prefix/include/jpeglib.h" ] || return 1
   local arch d
   arch=$("$cc" -print-multiarch 2>/dev/null || true)
   for d in ${arch:+"$prefix/lib/$arch"} "$prefix/lib64" "$prefix/lib"; do
-    [ -f "$d/libturbojpeg.a" ] && return 0
+    [ -f "$d/libjpeg.a" ] && return 0
   done
   return 1
 }
@@ -51,7 +52,7 @@ if have_turbo; then
   setting
   exit 0
 fi
-[ "$prefix" = /usr ] || fallback "libjpeg-turbo (turbojpeg.h, libturbojpeg.a) not found under $prefix"
+[ "$prefix" = /usr ] || fallback "libjpeg-turbo (jpeglib.h, libjpeg.a) not found under $prefix"
 
 # Install it, the same apt step as .ci/run.
 sudo=()
@@ -59,15 +60,15 @@ if [ "$(id -u)" != 0 ]; then
   if command -v sudo >/dev/null 2>&1 && { sudo -n true 2>/dev/null || [ -t 0 ]; }; then
     sudo=(sudo)
   else
-    fallback "libturbojpeg0-dev is not installed and cannot be installed here (not root, no sudo)"
+    fallback "libjpeg62-turbo-dev is not installed and cannot be installed here (not root, no sudo)"
   fi
 fi
-command -v apt-get >/dev/null 2>&1 || fallback "libturbojpeg0-dev is not installed and there is no apt-get to install it"
-echo "deps: installing libturbojpeg0-dev with ${sudo[*]:+sudo }apt-get (libjpeg-turbo, linked into the cgo JPEG decoders)" >&2
-install() { DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq libturbojpeg0-dev >/dev/null 2>&1; }
+command -v apt-get >/dev/null 2>&1 || fallback "libjpeg62-turbo-dev is not installed and there is no apt-get to install it"
+echo "deps: installing libjpeg62-turbo-dev with ${sudo[*]:+sudo }apt-get (libjpeg-turbo, linked into the cgo JPEG decoder)" >&2
+install() { DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq libjpeg62-turbo-dev >/dev/null 2>&1; }
 if ! install; then
   "${sudo[@]}" apt-get update -qq >/dev/null 2>&1
   install || true
 fi
-have_turbo || fallback "installing libturbojpeg0-dev with apt-get failed"
+have_turbo || fallback "installing libjpeg62-turbo-dev with apt-get failed"
 setting

@@ -178,3 +178,38 @@ func itoa(n int) string {
 		}
 	}
 }
+
+// BenchmarkDecodeJPEG decodes JPEGs with one Decoder, without resizing:
+// the small format fixtures (up to 97×61, where libjpeg's per-call set-up
+// dominates), the sample photos at full size and DCT-scaled for Side, and
+// the camera JPEGs of $VOUCHSAFE_BENCH_PHOTOS when set.
+func BenchmarkDecodeJPEG(b *testing.B) {
+	run := func(name string, data []byte, opts DecodeOptions) {
+		b.Run(name, func(b *testing.B) {
+			d := NewDecoder()
+			defer d.Close()
+			var m RGB
+			b.SetBytes(int64(len(data)))
+			t0 := cpuTime()
+			for b.Loop() {
+				if _, err := d.Decode(data, &m, opts); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(cpuTime()-t0)/float64(b.N), "cpu-ns/op")
+		})
+	}
+	for _, name := range []string{"q75_420.jpg", "q90_444.jpg", "progressive.jpg", "gray.jpg", "cmyk.jpg"} {
+		run(name+"/full", mustRead(b, filepath.Join("testdata", "formats", name)), DecodeOptions{})
+	}
+	files, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "photos", "*.jpg"))
+	if dir := os.Getenv("VOUCHSAFE_BENCH_PHOTOS"); dir != "" {
+		camera, _ := filepath.Glob(filepath.Join(dir, "*.jpg"))
+		files = append(files, camera...)
+	}
+	for _, f := range files {
+		data := mustRead(b, f)
+		run(filepath.Base(f)+"/full", data, DecodeOptions{})
+		run(filepath.Base(f)+"/scaled", data, DecodeOptions{MinSide: Side})
+	}
+}

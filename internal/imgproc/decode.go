@@ -96,9 +96,9 @@ func sniff(b []byte) string {
 }
 
 // Decoder decodes images to RGB as Pillow's Image.open(...).convert('RGB')
-// does. It holds a libjpeg-turbo handle in cgo builds: it is not safe for
-// concurrent use, and Close releases it. The zero value is not usable; call
-// NewDecoder.
+// does. It keeps scratch memory between images (every JPEG is decoded on a
+// fresh libjpeg decompressor, internal/jpeg): it is not safe for concurrent
+// use, and Close releases it. The zero value is not usable; call NewDecoder.
 type Decoder struct {
 	jpeg  *turboDecoder // nil in pure-Go builds
 	tmp   RGB           // scratch for orientation

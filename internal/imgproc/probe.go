@@ -131,14 +131,3 @@ func probeJPEG(data []byte) (Header, error) {
 		p += n
 	}
 }
-
-// jpegTruncated reports whether a JPEG has no end-of-image marker after its
-// first scan header, which is when libjpeg runs out of data ("Premature end
-// of JPEG file"): entropy-coded data cannot hold the bytes FF D9.
-func jpegTruncated(data []byte) bool {
-	sos := bytes.Index(data, []byte{0xff, 0xda})
-	if sos < 0 {
-		return true
-	}
-	return !bytes.Contains(data[sos:], []byte{0xff, 0xd9})
-}

@@ -1,0 +1,93 @@
+//go:build cgo
+
+package imgproc
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/vouchsafe/vouchsafe/internal/jpeg"
+)
+
+// haveTurbo reports whether JPEG goes through libjpeg-turbo.
+const haveTurbo = true
+
+// jpegScales are the DCT-domain scales (k/8) the fast path may pick: those
+// up to 1/2. libjpeg-turbo has SIMD IDCTs for 1/2 and 1/4 only, and the
+// plain-C 5/8 to 7/8 ones cost more than they save.
+var jpegScales = [...]int{4, 3, 2, 1}
+
+// turboDecoder decodes JPEG through internal/jpeg with libjpeg's defaults
+// (accurate integer IDCT, fancy upsampling), which Pillow's libjpeg-turbo
+// also uses, so full-size output matches Pillow's pixels. Each call runs on
+// a fresh libjpeg decompressor, so a corrupt file cannot affect the next
+// one; what it keeps is scratch memory.
+type turboDecoder struct {
+	cmyk []uint8 // scratch for CMYK JPEGs
+}
+
+func newTurboDecoder() *turboDecoder { return &turboDecoder{} }
+
+func (d *turboDecoder) close() { d.cmyk = nil }
+
+// jpegError turns an error of internal/jpeg into a *FormatError; a premature
+// end of data wraps ErrTruncated.
+func jpegError(err error) error {
+	var je *jpeg.Error
+	switch {
+	case errors.As(err, &je) && errors.Is(err, jpeg.ErrTruncated):
+		err = fmt.Errorf("%w: %s", ErrTruncated, je.Msg)
+	case errors.As(err, &je):
+		err = errors.New(je.Msg)
+	}
+	return &FormatError{Format: "jpeg", Err: err}
+}
+
+// decode decodes data into dst. It always decodes (true) or fails. libjpeg's
+// warnings (corrupt data it can go on from) are not fatal, as in Pillow,
+// except a premature end of data: Pillow refuses truncated files.
+func (d *turboDecoder) decode(data []byte, dst *RGB, info *Info, minSide, maxPixels int) (ok bool, err error) {
+	hdr, err := jpeg.ReadHeader(data)
+	if err != nil {
+		return false, jpegError(err)
+	}
+	w, h := hdr.Width, hdr.Height
+	info.Width, info.Height = w, h
+	if int64(w)*int64(h) > int64(maxPixels) {
+		return false, &FormatError{Format: "jpeg", Err: fmt.Errorf("%w: %dx%d pixels", ErrTooLarge, w, h)}
+	}
+	opts := jpeg.Options{ScaleNum: 8, ScaleDenom: 8}
+	sw, sh := w, h
+	if minSide > 0 {
+		for _, k := range jpegScales {
+			x, y := jpeg.Scaled(w, k, 8), jpeg.Scaled(h, k, 8)
+			if x >= minSide && y >= minSide && x*y < sw*sh {
+				sw, sh, opts.ScaleNum = x, y, k
+			}
+		}
+	}
+	var out jpeg.Info
+	if hdr.ColorSpace == jpeg.CMYK || hdr.ColorSpace == jpeg.YCCK {
+		// libjpeg gives the stored CMYK samples; Pillow inverts those of
+		// Adobe files ("CMYK;I") and then applies its cmyk2rgb.
+		n := 4 * sw * sh
+		if cap(d.cmyk) < n {
+			d.cmyk = make([]uint8, n)
+		}
+		buf := d.cmyk[:n]
+		opts.Out = jpeg.CMYK
+		if out, err = jpeg.Decode(data, opts, buf, 4*sw); err != nil {
+			return false, jpegError(err)
+		}
+		cmykToRGB(dst, buf, sw, sh, jpegAdobe(data))
+	} else {
+		dst.reshape(sw, sh)
+		if out, err = jpeg.Decode(data, opts, dst.Pix, dst.Stride); err != nil {
+			return false, jpegError(err)
+		}
+	}
+	if out.OutWidth != sw || out.OutHeight != sh {
+		return false, &FormatError{Format: "jpeg", Err: fmt.Errorf("libjpeg decoded %dx%d, not the expected %dx%d", out.OutWidth, out.OutHeight, sw, sh)}
+	}
+	return true, nil
+}
