@@ -166,93 +166,106 @@ func Decode(b []byte) (*image.Gray, error) {
 	return g, nil
 }
 
-// Downscale returns a w×h grayscale (BT.601 luma) version of img, each
-// output pixel the average of the source pixels it covers (the nearest one
-// when enlarging).
+// Downscale returns a w×h grayscale version of img, each output pixel the
+// BT.601 luma (0.299 R + 0.587 G + 0.114 B, rounded) of the average colour of
+// the source pixels it covers (the nearest one when enlarging).
 func Downscale(img image.Image, w, h int) *image.Gray {
 	b := img.Bounds()
 	sw, sh := b.Dx(), b.Dy()
-	lum := luma(img)
 	out := image.NewGray(image.Rect(0, 0, w, h))
+	x0s, x1s := make([]int, w), make([]int, w)
+	for ox := range w {
+		x0s[ox], x1s[ox] = ox*sw/w, (ox+1)*sw/w
+		if x1s[ox] <= x0s[ox] {
+			x1s[ox] = x0s[ox] + 1
+		}
+	}
+	// sums[ox] is 1000 × the luma summed over the box: colour channels are
+	// summed separately and weighted once per box, so the work per source
+	// pixel is a few additions, on rows read in place.
+	row := rows(img)
+	sums := make([]uint64, w)
 	for oy := 0; oy < h; oy++ {
 		y0, y1 := oy*sh/h, (oy+1)*sh/h
 		if y1 <= y0 {
 			y1 = y0 + 1
 		}
-		for ox := 0; ox < w; ox++ {
-			x0, x1 := ox*sw/w, (ox+1)*sw/w
-			if x1 <= x0 {
-				x1 = x0 + 1
-			}
-			var sum, n int
-			for y := y0; y < y1; y++ {
-				row := lum[y*sw : (y+1)*sw]
-				for x := x0; x < x1; x++ {
-					sum += int(row[x])
+		clear(sums)
+		for y := y0; y < y1; y++ {
+			pix, step := row(y)
+			for ox, x0 := range x0s {
+				p := pix[step*x0 : step*x1s[ox]]
+				if step == 1 {
+					var s uint64
+					for _, v := range p {
+						s += uint64(v)
+					}
+					sums[ox] += 1000 * s
+					continue
 				}
-				n += x1 - x0
+				var r, g, bl uint64
+				for i := 0; i+2 < len(p); i += step {
+					r += uint64(p[i])
+					g += uint64(p[i+1])
+					bl += uint64(p[i+2])
+				}
+				sums[ox] += 299*r + 587*g + 114*bl
 			}
-			out.Pix[oy*out.Stride+ox] = byte((sum + n/2) / n)
+		}
+		for ox, s := range sums {
+			n := uint64((x1s[ox] - x0s[ox]) * (y1 - y0))
+			out.Pix[oy*out.Stride+ox] = byte((s + 500*n) / (1000 * n))
 		}
 	}
 	return out
 }
 
-// luma returns img's 8-bit luma, row-major, with fast paths for the common
-// decoder outputs.
-func luma(img image.Image) []byte {
+// rgbRows is an opaque image of packed 8-bit RGB rows (the engine's decoded
+// images, internal/imgproc.RGB).
+type rgbRows interface {
+	RGBRow(y int) []uint8
+}
+
+// rows returns a function that gives img's row y (counted from the top) as
+// bytes with step bytes per pixel: luma when step is 1, else R, G, B first.
+// A row is valid until the next call. Images that hold such rows are read
+// in place.
+func rows(img image.Image) func(y int) (pix []byte, step int) {
 	b := img.Bounds()
-	w, h := b.Dx(), b.Dy()
-	out := make([]byte, w*h)
+	w := b.Dx()
 	switch m := img.(type) {
 	case *image.YCbCr:
-		for y := 0; y < h; y++ {
-			copy(out[y*w:(y+1)*w], m.Y[m.YOffset(b.Min.X, b.Min.Y+y):])
+		return func(y int) ([]byte, int) {
+			i := m.YOffset(b.Min.X, b.Min.Y+y)
+			return m.Y[i : i+w], 1
 		}
-		return out
 	case *image.Gray:
-		for y := 0; y < h; y++ {
-			copy(out[y*w:(y+1)*w], m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):])
+		return func(y int) ([]byte, int) {
+			i := m.PixOffset(b.Min.X, b.Min.Y+y)
+			return m.Pix[i : i+w], 1
 		}
-		return out
 	case *image.RGBA:
-		for y := 0; y < h; y++ {
-			p := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):]
-			for x := 0; x < w; x++ {
-				out[y*w+x] = lumaOf(p[4*x], p[4*x+1], p[4*x+2])
-			}
+		return func(y int) ([]byte, int) {
+			i := m.PixOffset(b.Min.X, b.Min.Y+y)
+			return m.Pix[i : i+4*w], 4
 		}
-		return out
 	case *image.NRGBA:
-		for y := 0; y < h; y++ {
-			p := m.Pix[m.PixOffset(b.Min.X, b.Min.Y+y):]
-			for x := 0; x < w; x++ {
-				out[y*w+x] = lumaOf(p[4*x], p[4*x+1], p[4*x+2])
-			}
+		// Alpha is ignored, as an opaque photo has none to speak of.
+		return func(y int) ([]byte, int) {
+			i := m.PixOffset(b.Min.X, b.Min.Y+y)
+			return m.Pix[i : i+4*w], 4
 		}
-		return out
-	case interface {
-		RGBAt(x, y int) (r, g, bl uint8)
-	}:
-		// Opaque 8-bit RGB without a color.Color per pixel (the engine's
-		// decoded images).
-		for y := 0; y < h; y++ {
-			for x := 0; x < w; x++ {
-				r, g, bl := m.RGBAt(b.Min.X+x, b.Min.Y+y)
-				out[y*w+x] = lumaOf(r, g, bl)
-			}
+	case rgbRows:
+		return func(y int) ([]byte, int) {
+			return m.RGBRow(b.Min.Y + y)[:3*w], 3
 		}
-		return out
 	}
-	for y := 0; y < h; y++ {
-		for x := 0; x < w; x++ {
+	buf := make([]byte, 3*w)
+	return func(y int) ([]byte, int) {
+		for x := range w {
 			c := color.RGBAModel.Convert(img.At(b.Min.X+x, b.Min.Y+y)).(color.RGBA)
-			out[y*w+x] = lumaOf(c.R, c.G, c.B)
+			buf[3*x], buf[3*x+1], buf[3*x+2] = c.R, c.G, c.B
 		}
+		return buf, 3
 	}
-	return out
-}
-
-func lumaOf(r, g, b uint8) uint8 {
-	return uint8((299*int(r) + 587*int(g) + 114*int(b) + 500) / 1000)
 }

@@ -146,3 +146,105 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// benchImages are what the encoder is given in practice: the engine's
+// decoded RGB at a camera photo's fast-path scale (10 MP at 1/4), and a Go
+// decoder's YCbCr.
+func benchImages() map[string]image.Image {
+	rgb := imgproc.NewRGB(1008, 672)
+	noise("bench/rgb").Read(rgb.Pix)
+	ycc := image.NewYCbCr(image.Rect(0, 0, 1008, 672), image.YCbCrSubsampleRatio420)
+	noise("bench/y").Read(ycc.Y)
+	return map[string]image.Image{"rgb": rgb, "ycbcr": ycc}
+}
+
+func BenchmarkEncode(b *testing.B) {
+	enc := newEncoder(b)
+	for _, name := range []string{"rgb", "ycbcr"} {
+		img := benchImages()[name]
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := enc.Encode(img, maxDefault); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
+
+func BenchmarkDownscale(b *testing.B) {
+	for _, name := range []string{"rgb", "ycbcr"} {
+		img := benchImages()[name]
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				Downscale(img, Side, Side)
+			}
+		})
+	}
+}
+
+// downscaleReference is Downscale as first written (and as it stayed until
+// colour was averaged before taking luma): every source pixel's luma rounded,
+// then averaged over the box.
+func downscaleReference(img image.Image, w, h int) *image.Gray {
+	b := img.Bounds()
+	sw, sh := b.Dx(), b.Dy()
+	out := image.NewGray(image.Rect(0, 0, w, h))
+	for oy := range h {
+		y0, y1 := oy*sh/h, (oy+1)*sh/h
+		y1 = max(y1, y0+1)
+		for ox := range w {
+			x0, x1 := ox*sw/w, (ox+1)*sw/w
+			x1 = max(x1, x0+1)
+			var sum, n int
+			for y := y0; y < y1; y++ {
+				for x := x0; x < x1; x++ {
+					c := color.RGBAModel.Convert(img.At(b.Min.X+x, b.Min.Y+y)).(color.RGBA)
+					if m, ok := img.(*image.NRGBA); ok {
+						// Its alpha is ignored, not applied.
+						n := m.NRGBAAt(b.Min.X+x, b.Min.Y+y)
+						c = color.RGBA{n.R, n.G, n.B, 255}
+					}
+					l := lumaOf(c.R, c.G, c.B)
+					if m, ok := img.(*image.YCbCr); ok {
+						l = m.Y[m.YOffset(b.Min.X+x, b.Min.Y+y)] // Y is the luma
+					}
+					sum += int(l)
+					n++
+				}
+			}
+			out.Pix[oy*out.Stride+ox] = byte((sum + n/2) / n)
+		}
+	}
+	return out
+}
+
+// Downscale takes the luma of each box's average colour: within one level of
+// averaging each pixel's rounded luma (the per-pixel roundings average to at
+// most half a level), and the same for images that hold luma.
+func TestDownscaleReference(t *testing.T) {
+	for _, c := range katCases(t) {
+		for _, side := range []int{Side, 48, 16} {
+			got, want := Downscale(c.img, side, side), downscaleReference(c.img, side, side)
+			_, isGray := c.img.(*image.Gray)
+			_, isYCC := c.img.(*image.YCbCr)
+			worst, differ := 0, 0
+			for i := range got.Pix {
+				d := int(got.Pix[i]) - int(want.Pix[i])
+				if d != 0 {
+					differ++
+				}
+				worst = max(worst, d, -d)
+			}
+			if worst > 1 || (isGray || isYCC) && worst != 0 {
+				t.Errorf("%s at %d: %d pixels differ from the reference, by up to %d", c.name, side, differ, worst)
+			}
+		}
+	}
+}
+
+func lumaOf(r, g, b uint8) uint8 {
+	return uint8((299*int(r) + 587*int(g) + 114*int(b) + 500) / 1000)
+}
