@@ -248,3 +248,49 @@ func TestDownscaleReference(t *testing.T) {
 func lumaOf(r, g, b uint8) uint8 {
 	return uint8((299*int(r) + 587*int(g) + 114*int(b) + 500) / 1000)
 }
+
+// Trying zstd's faster level first never costs a rung: Encode stops at the
+// rung that "best" alone would reach, or an earlier one.
+func TestRungNoWorseThanBest(t *testing.T) {
+	enc := newEncoder(t)
+	rung := func(side, bits int) int {
+		for i, s := range ladder {
+			if s == [2]int{side, bits} {
+				return i
+			}
+		}
+		t.Fatalf("no rung %d×%d, %d bits", side, side, bits)
+		return -1
+	}
+	for _, c := range katCases(t) {
+		for _, max := range []int{maxDefault, 1500, 700, 300, 120} {
+			bestOnly := -1
+			side := 0
+			var g *image.Gray
+			for i, s := range ladder {
+				if s[0] != side {
+					side = s[0]
+					g = Downscale(c.img, side, side)
+				}
+				if len(enc.frame(enc.best, residuals(g, s[1]), g, s[1])) <= max {
+					bestOnly = i
+					break
+				}
+			}
+			d, err := enc.Encode(c.img, max)
+			if bestOnly < 0 {
+				if !errors.Is(err, ErrTooLarge) {
+					t.Errorf("%s in %d bytes: %v, want ErrTooLarge", c.name, max, err)
+				}
+				continue
+			}
+			if err != nil {
+				t.Errorf("%s in %d bytes: %v", c.name, max, err)
+				continue
+			}
+			if got := rung(int(d[1]), int(d[3])); got > bestOnly || len(d) > max {
+				t.Errorf("%s in %d bytes: rung %d (%d bytes), best alone reaches rung %d", c.name, max, got, len(d), bestOnly)
+			}
+		}
+	}
+}
