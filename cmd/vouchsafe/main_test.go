@@ -2,13 +2,18 @@ package main
 
 import (
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"image"
 	"image/png"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/rogpeppe/go-internal/testscript"
 
@@ -132,6 +137,103 @@ func TestScripts(t *testing.T) {
 				ts.Check(err)
 				ts.Check(os.WriteFile(ts.MkAbs(args[1]), b[:min(n, len(b))], 0o644))
 			},
+			// waitfile FILE: wait until FILE exists and is not empty (a
+			// server's --addr-file).
+			"waitfile": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 1 {
+					ts.Fatalf("usage: waitfile FILE")
+				}
+				poll(ts, "file "+args[0], func() bool {
+					fi, err := os.Stat(ts.MkAbs(args[0]))
+					return err == nil && fi.Size() > 0
+				})
+			},
+			// waitacked JOURNAL N: wait until a voucher journal (FILE.log)
+			// records at least N ids acknowledged by the server.
+			"waitacked": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 2 {
+					ts.Fatalf("usage: waitacked JOURNAL N")
+				}
+				n, err := strconv.Atoi(args[1])
+				ts.Check(err)
+				poll(ts, fmt.Sprintf("%d ids acknowledged in %s", n, args[0]), func() bool {
+					b, _ := os.ReadFile(ts.MkAbs(args[0]))
+					got, err := ackedIDs(b)
+					ts.Check(err)
+					return got >= n
+				})
+			},
+			// acked JOURNAL N: the journal records exactly N acknowledged ids.
+			"acked": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 2 {
+					ts.Fatalf("usage: acked JOURNAL N")
+				}
+				b, err := os.ReadFile(ts.MkAbs(args[0]))
+				ts.Check(err)
+				got, err := ackedIDs(b)
+				ts.Check(err)
+				if want := args[1]; strconv.Itoa(got) != want {
+					ts.Fatalf("%s: %d ids acknowledged, want %s", args[0], got, want)
+				}
+			},
+			// envfile VAR FILE: set $VAR to FILE's content, trimmed.
+			"envfile": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 2 {
+					ts.Fatalf("usage: envfile VAR FILE")
+				}
+				b, err := os.ReadFile(ts.MkAbs(args[1]))
+				ts.Check(err)
+				ts.Setenv(args[0], strings.TrimSpace(string(b)))
+			},
+			// reveal ADDR ACCOUNT TOKENFILE OUT: ask a running serve to
+			// reveal ACCOUNT now (POST /v1/accounts/ACCOUNT/reveal) and write
+			// the account's JSON view to OUT.
+			"reveal": func(ts *testscript.TestScript, neg bool, args []string) {
+				if len(args) != 4 {
+					ts.Fatalf("usage: reveal ADDR ACCOUNT TOKENFILE OUT")
+				}
+				tok, err := os.ReadFile(ts.MkAbs(args[2]))
+				ts.Check(err)
+				req, err := http.NewRequest("POST", "http://"+args[0]+"/v1/accounts/"+args[1]+"/reveal", nil)
+				ts.Check(err)
+				req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
+				resp, err := http.DefaultClient.Do(req)
+				ts.Check(err)
+				defer resp.Body.Close()
+				b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<24))
+				ts.Check(err)
+				if resp.StatusCode != http.StatusOK {
+					ts.Fatalf("reveal %s: %s: %s", args[1], resp.Status, b)
+				}
+				ts.Check(os.WriteFile(ts.MkAbs(args[3]), b, 0o644))
+			},
 		},
 	})
+}
+
+// poll waits until cond holds; the deadline only turns a hang into a
+// failure.
+func poll(ts *testscript.TestScript, what string, cond func() bool) {
+	for deadline := time.Now().Add(2 * time.Minute); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			ts.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+// ackedIDs counts the ids a voucher journal says the server acknowledged,
+// up to its last whole line.
+func ackedIDs(journal []byte) (int, error) {
+	n := 0
+	for _, line := range strings.SplitAfter(string(journal), "\n") {
+		if !strings.HasSuffix(line, "\n") {
+			break
+		}
+		var e journalEntry
+		if err := json.Unmarshal([]byte(line), &e); err != nil {
+			return 0, err
+		}
+		n += len(e.Acked)
+	}
+	return n, nil
 }
