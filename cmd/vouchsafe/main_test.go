@@ -197,7 +197,7 @@ func TestScripts(t *testing.T) {
 				req, err := http.NewRequest("POST", "http://"+args[0]+"/v1/accounts/"+args[1]+"/reveal", nil)
 				ts.Check(err)
 				req.Header.Set("Authorization", "Bearer "+strings.TrimSpace(string(tok)))
-				resp, err := http.DefaultClient.Do(req)
+				resp, err := (&http.Client{Timeout: time.Minute}).Do(req)
 				ts.Check(err)
 				defer resp.Body.Close()
 				b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<24))
