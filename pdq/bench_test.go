@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/vouchsafe/vouchsafe/internal/cputime"
 )
 
 // ycbcr returns a w×h 4:2:0 image with a deterministic texture, as a JPEG
@@ -100,13 +102,13 @@ func BenchmarkDecode(b *testing.B) {
 		}
 		b.Run(filepath.Base(f), func(b *testing.B) {
 			b.SetBytes(int64(len(data)))
-			t0 := cpuTime()
+			t0 := cputime.Process()
 			for b.Loop() {
 				if _, err := Decode(data); err != nil {
 					b.Fatal(err)
 				}
 			}
-			b.ReportMetric(float64(cpuTime()-t0)/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64(cputime.Process()-t0)/float64(b.N), "cpu-ns/op")
 		})
 	}
 }

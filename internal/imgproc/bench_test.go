@@ -12,6 +12,8 @@ import (
 
 	"golang.org/x/image/bmp"
 	"golang.org/x/image/tiff"
+
+	"github.com/vouchsafe/vouchsafe/internal/cputime"
 )
 
 // benchPhotos returns the JPEGs of $VOUCHSAFE_BENCH_PHOTOS (for example
@@ -190,13 +192,13 @@ func BenchmarkDecodeJPEG(b *testing.B) {
 			defer d.Close()
 			var m RGB
 			b.SetBytes(int64(len(data)))
-			t0 := cpuTime()
+			t0 := cputime.Process()
 			for b.Loop() {
 				if _, err := d.Decode(data, &m, opts); err != nil {
 					b.Fatal(err)
 				}
 			}
-			b.ReportMetric(float64(cpuTime()-t0)/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64(cputime.Process()-t0)/float64(b.N), "cpu-ns/op")
 		})
 	}
 	for _, name := range []string{"q75_420.jpg", "q90_444.jpg", "progressive.jpg", "gray.jpg", "cmyk.jpg"} {

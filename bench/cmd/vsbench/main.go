@@ -43,6 +43,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/vouchsafe/vouchsafe/engine"
+	"github.com/vouchsafe/vouchsafe/internal/cputime"
 	"github.com/vouchsafe/vouchsafe/internal/imgproc"
 	"github.com/vouchsafe/vouchsafe/internal/inputs"
 	"github.com/vouchsafe/vouchsafe/internal/ort"
@@ -608,7 +609,7 @@ func decodeStage(ctx context.Context, files []string, workers int, c config) (St
 	// A file that fails is noted, not a failure of the stage.
 	var g errgroup.Group
 	g.SetLimit(workers)
-	c0, t0 := cpuClock(), time.Now()
+	c0, t0 := cputime.Process(), time.Now()
 	n := 0
 feed:
 	for pass := 0; pass == 0 || time.Since(t0) < c.MinTime; pass++ {
@@ -695,7 +696,7 @@ func inferStage(ctx context.Context, h *engine.Hasher, b, streams int, minTime t
 	// One goroutine per stream, each calling until the time is up; the
 	// first failure stops the others.
 	g, gctx := errgroup.WithContext(ctx)
-	c0, t0 := cpuClock(), time.Now()
+	c0, t0 := cputime.Process(), time.Now()
 	for range streams {
 		g.Go(func() error {
 			out := make([]float32, b*engine.EmbeddingSize)
@@ -752,7 +753,7 @@ func hashStage(h *engine.Hasher, d time.Duration) Stage {
 		}
 	}
 	images := 0
-	c1, t1 := cpuClock(), time.Now()
+	c1, t1 := cputime.Process(), time.Now()
 	for time.Since(t1) < d/2 || images < n {
 		for i := range n {
 			hh := h.HashEmbedding(emb[i*engine.EmbeddingSize : (i+1)*engine.EmbeddingSize])
@@ -791,7 +792,7 @@ func e2eStage(ctx context.Context, h *engine.Hasher, files []string, workers int
 	var lat []time.Duration
 	hashes := map[string]engine.Hash{}
 	var failures []string
-	c0, t0 := cpuClock(), time.Now()
+	c0, t0 := cputime.Process(), time.Now()
 	in := repeatFiles(files, minTime, t0, func() {
 		mu.Lock()
 		sent = append(sent, time.Now())

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"text/tabwriter"
 	"time"
+
+	"github.com/vouchsafe/vouchsafe/internal/cputime"
 )
 
 // Latency summarises a set of durations, in milliseconds.
@@ -144,7 +146,7 @@ func fmtMs(ms float64) string {
 
 // setCPU records the CPU time spent since start, per image.
 func (s *Stage) setCPU(start time.Duration) {
-	if d := cpuClock() - start; d > 0 && start > 0 && s.Images > 0 {
+	if d := cputime.Process() - start; d > 0 && start > 0 && s.Images > 0 {
 		s.CPUPerImage = float64(d) / 1e6 / float64(s.Images)
 	}
 }

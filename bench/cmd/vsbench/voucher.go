@@ -20,8 +20,9 @@ import (
 	_ "golang.org/x/image/webp" //
 	"golang.org/x/sync/errgroup"
 
-	"github.com/vouchsafe/vouchsafe/engine"
 	"github.com/vouchsafe/vouchsafe/derivative"
+	"github.com/vouchsafe/vouchsafe/engine"
+	"github.com/vouchsafe/vouchsafe/internal/cputime"
 	"github.com/vouchsafe/vouchsafe/internal/hashlist"
 	"github.com/vouchsafe/vouchsafe/psi"
 )
@@ -253,7 +254,7 @@ func voucherStages(ctx context.Context, h *engine.Hasher, files []string, worker
 	lat := make([][]time.Duration, 3)
 	for range rounds {
 		for i, run := range runs {
-			c0, t0 := cpuClock(), time.Now()
+			c0, t0 := cputime.Process(), time.Now()
 			var k int
 			var err error
 			// Labelled for --cpuprofile: -tagfocus path=voucher.
@@ -263,7 +264,7 @@ func voucherStages(ctx context.Context, h *engine.Hasher, files []string, worker
 			}
 			walls[i] += time.Since(t0)
 			lat[i] = append(lat[i], time.Since(t0))
-			cpus[i] += cpuClock() - c0
+			cpus[i] += cputime.Process() - c0
 			images[i] += k
 		}
 	}

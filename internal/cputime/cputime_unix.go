@@ -1,14 +1,15 @@
 //go:build unix
 
-package main
+package cputime
 
 import (
 	"syscall"
 	"time"
 )
 
-// cpuClock reads the process's CPU time (all threads, user + system).
-func cpuClock() time.Duration {
+// Process returns the CPU time the process has used, all threads, user and
+// system (0 when it cannot be read).
+func Process() time.Duration {
 	var ru syscall.Rusage
 	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
 		return 0
