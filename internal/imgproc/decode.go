@@ -100,14 +100,14 @@ func sniff(b []byte) string {
 // fresh libjpeg decompressor, internal/jpeg): it is not safe for concurrent
 // use, and Close releases it. The zero value is not usable; call NewDecoder.
 type Decoder struct {
-	jpeg  *turboDecoder // nil in pure-Go builds
+	jpeg  *jpegDecoder // nil in pure-Go builds
 	tmp   RGB           // scratch for orientation
 	ready bool
 }
 
 // NewDecoder returns a Decoder.
 func NewDecoder() *Decoder {
-	return &Decoder{jpeg: newTurboDecoder(), ready: true}
+	return &Decoder{jpeg: newJPEGDecoder(), ready: true}
 }
 
 // Close releases the Decoder's native resources. It is safe to call twice.

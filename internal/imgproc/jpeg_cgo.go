@@ -17,18 +17,18 @@ const haveTurbo = true
 // plain-C 5/8 to 7/8 ones cost more than they save.
 var jpegScales = [...]int{4, 3, 2, 1}
 
-// turboDecoder decodes JPEG through internal/jpeg with libjpeg's defaults
+// jpegDecoder decodes JPEG through internal/jpeg with libjpeg's defaults
 // (accurate integer IDCT, fancy upsampling), which Pillow's libjpeg-turbo
 // also uses, so full-size output matches Pillow's pixels. Each call runs on
 // a fresh libjpeg decompressor, so a corrupt file cannot affect the next
 // one; what it keeps is scratch memory.
-type turboDecoder struct {
+type jpegDecoder struct {
 	cmyk []uint8 // scratch for CMYK JPEGs
 }
 
-func newTurboDecoder() *turboDecoder { return &turboDecoder{} }
+func newJPEGDecoder() *jpegDecoder { return &jpegDecoder{} }
 
-func (d *turboDecoder) close() { d.cmyk = nil }
+func (d *jpegDecoder) close() { d.cmyk = nil }
 
 // jpegError turns an error of internal/jpeg into a *FormatError; a premature
 // end of data wraps ErrTruncated.
@@ -46,7 +46,7 @@ func jpegError(err error) error {
 // decode decodes data into dst. It always decodes (true) or fails. libjpeg's
 // warnings (corrupt data it can go on from) are not fatal, as in Pillow,
 // except a premature end of data: Pillow refuses truncated files.
-func (d *turboDecoder) decode(data []byte, dst *RGB, info *Info, minSide, maxPixels int) (ok bool, err error) {
+func (d *jpegDecoder) decode(data []byte, dst *RGB, info *Info, minSide, maxPixels int) (ok bool, err error) {
 	hdr, err := jpeg.ReadHeader(data)
 	if err != nil {
 		return false, jpegError(err)
