@@ -4,7 +4,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -12,6 +11,7 @@ import (
 	"github.com/vouchsafe/vouchsafe/internal/defaultmodel"
 	"github.com/vouchsafe/vouchsafe/internal/onnxgen"
 	"github.com/vouchsafe/vouchsafe/internal/ort"
+	"github.com/vouchsafe/vouchsafe/internal/safeio"
 )
 
 // session runs a model: ONNX Runtime, or pure Go for the default model in a
@@ -95,7 +95,7 @@ func modelAtPrecision(model []byte, name string, opts Options) ([]byte, error) {
 	if dir != "" {
 		// The float16 model is about half the float32 one plus a few nodes:
 		// a larger file is not ours.
-		if b, err := readFileMax(filepath.Join(dir, file), int64(len(model))+1<<16); err == nil && len(b) > 0 {
+		if b, err := safeio.ReadFile(filepath.Join(dir, file), int64(len(model))+1<<16); err == nil && len(b) > 0 {
 			return b, nil
 		}
 	}
@@ -104,51 +104,15 @@ func modelAtPrecision(model []byte, name string, opts Options) ([]byte, error) {
 		return nil, fmt.Errorf("model %s: converting to fp16: %w", name, err)
 	}
 	if dir != "" {
-		if err := writeFileAtomic(dir, file, half); err != nil && opts.Logf != nil {
+		err := os.MkdirAll(dir, 0o755)
+		if err == nil {
+			err = safeio.WriteFile(filepath.Join(dir, file), half, 0o644)
+		}
+		if err != nil && opts.Logf != nil {
 			opts.Logf("model %s: fp16 conversion not cached: %v", name, err)
 		}
 	}
 	return half, nil
-}
-
-// readFileMax reads a file of at most max bytes.
-func readFileMax(path string, max int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(b)) > max {
-		return nil, fmt.Errorf("%s: larger than %d bytes", path, max)
-	}
-	return b, nil
-}
-
-// writeFileAtomic writes data to dir/name through a temporary file and a
-// rename, so a reader never sees a partial file.
-func writeFileAtomic(dir, name string, data []byte) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	f, err := os.CreateTemp(dir, name+".tmp*")
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(f.Name(), filepath.Join(dir, name))
-	}
-	if err != nil {
-		os.Remove(f.Name())
-	}
-	return err
 }
 
 // Precision is the precision the model runs in: fp32 or fp16.

@@ -114,12 +114,12 @@ func runDBBuild(env *cliEnv, args []string) int {
 	if err != nil {
 		return fail(env, "db build", err)
 	}
-	if err := writeFileAtomic(*out, res.Table.Bytes(), 0o644); err != nil {
+	if err := safeio.WriteFile(*out, res.Table.Bytes(), 0o644); err != nil {
 		return fail(env, "db build", err)
 	}
 	if *rootFile != "" {
 		root := res.Table.Root()
-		if err := writeFileAtomic(*rootFile, []byte(hex.EncodeToString(root[:])+"\n"), 0o644); err != nil {
+		if err := safeio.WriteFile(*rootFile, []byte(hex.EncodeToString(root[:])+"\n"), 0o644); err != nil {
 			return fail(env, "db build", err)
 		}
 	}
@@ -301,51 +301,6 @@ func parseRoot(s string) ([32]byte, error) {
 	}
 	copy(root[:], b)
 	return root, nil
-}
-
-// writeFileAtomic writes data to a temporary file beside path and renames it.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	f, err := os.CreateTemp(dirOf(path), ".vouchsafe-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			os.Remove(tmp)
-		}
-	}()
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	ok = true
-	return nil
-}
-
-func dirOf(path string) string {
-	if i := strings.LastIndexByte(path, os.PathSeparator); i >= 0 {
-		if i == 0 {
-			return string(os.PathSeparator)
-		}
-		return path[:i]
-	}
-	return "."
 }
 
 // parseInterleaved parses flags that may come before, between or after the

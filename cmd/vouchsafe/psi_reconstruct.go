@@ -213,24 +213,16 @@ func readVoucherFile(path string) (string, [][]byte, error) {
 	}
 }
 
-func idStrings(ids []psi.ID) []string {
-	out := make([]string, len(ids))
-	for i, id := range ids {
-		out[i] = id.String()
-	}
-	return out
-}
-
 // reportOf builds an account's report; list, when not nil, is the
 // second-hash check applied to every revealed derivative.
 func reportOf(label string, st *tally, res *psi.RevealResult, errs []voucherError, list *secondhash.List) accountReport {
 	rep := accountReport{
 		Account: label, Vouchers: st.vouchers, Matches: len(st.records), NonMatches: st.nonMatches, Invalid: st.invalid,
 		Threshold: res.Threshold, RequiredMatches: res.RequiredMatches, Candidates: res.Candidates,
-		CandidateIDs: idStrings(res.CandidateIDs), AboveThreshold: res.AboveThreshold,
-		SyntheticIDs: idStrings(res.SyntheticIDs), ConflictIDs: idStrings(res.ConflictIDs),
-		MalformedIDs: idStrings(res.MalformedIDs), BadShareIDs: idStrings(res.BadShareIDs),
-		InvalidAD: idStrings(res.InvalidAD), Undecodable: res.Undecodable, ExcessSynthetic: res.ExcessSynthetic, Errors: errs,
+		CandidateIDs: secondhash.IDStrings(res.CandidateIDs), AboveThreshold: res.AboveThreshold,
+		SyntheticIDs: secondhash.IDStrings(res.SyntheticIDs), ConflictIDs: secondhash.IDStrings(res.ConflictIDs),
+		MalformedIDs: secondhash.IDStrings(res.MalformedIDs), BadShareIDs: secondhash.IDStrings(res.BadShareIDs),
+		InvalidAD: secondhash.IDStrings(res.InvalidAD), Undecodable: res.Undecodable, ExcessSynthetic: res.ExcessSynthetic, Errors: errs,
 	}
 	if list != nil {
 		rep.Confirmed = new(int)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/vouchsafe/vouchsafe/internal/recon/service"
 	"github.com/vouchsafe/vouchsafe/internal/recon/store"
+	"github.com/vouchsafe/vouchsafe/internal/safeio"
 )
 
 func init() {
@@ -99,11 +100,7 @@ func runServe(env *cliEnv, args []string) int {
 	addr := ln.Addr().String()
 	if *addrFile != "" {
 		// Written whole then renamed, so a reader never sees half an address.
-		tmp := *addrFile + ".tmp"
-		if err := os.WriteFile(tmp, []byte(addr+"\n"), 0o644); err == nil {
-			err = os.Rename(tmp, *addrFile)
-		}
-		if err != nil {
+		if err := safeio.WriteFile(*addrFile, []byte(addr+"\n"), 0o644); err != nil {
 			ln.Close()
 			st.Close()
 			return fail(env, "serve", err)

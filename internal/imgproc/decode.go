@@ -101,7 +101,7 @@ func sniff(b []byte) string {
 // use, and Close releases it. The zero value is not usable; call NewDecoder.
 type Decoder struct {
 	jpeg  *jpegDecoder // nil in pure-Go builds
-	tmp   RGB           // scratch for orientation
+	tmp   RGB          // scratch for orientation
 	ready bool
 }
 

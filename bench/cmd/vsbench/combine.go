@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/vouchsafe/vouchsafe/internal/safeio"
 )
 
 // Check is the one document bench/gpu-check.sh leaves: every step it ran (with
@@ -48,7 +50,7 @@ func combine(stepsFile string, reports []string, jsonOut, mdOut string) error {
 	}
 	for _, p := range reports {
 		name := strings.TrimSuffix(filepath.Base(p), ".json")
-		b, err := readFileMax(p, maxReport)
+		b, err := safeio.ReadFile(p, maxReport)
 		if err != nil {
 			ch.Errors = append(ch.Errors, err.Error())
 			continue
@@ -79,7 +81,7 @@ func combine(stepsFile string, reports []string, jsonOut, mdOut string) error {
 }
 
 func readSteps(path string) ([]Step, error) {
-	b, err := readFileMax(path, 1<<20)
+	b, err := safeio.ReadFile(path, 1<<20)
 	if err != nil {
 		return nil, err
 	}
@@ -116,22 +118,6 @@ func tail(path string, n int64) string {
 	}
 	b, _ := io.ReadAll(io.LimitReader(f, n))
 	return string(b)
-}
-
-func readFileMax(path string, max int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, max+1))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if int64(len(b)) > max {
-		return nil, fmt.Errorf("%s: larger than %d bytes", path, max)
-	}
-	return b, nil
 }
 
 // writeMarkdown prints the check as Markdown: the steps, then per run the

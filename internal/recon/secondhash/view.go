@@ -56,3 +56,13 @@ func ViewRevealed(m *psi.RevealedMatch, second *List) RevealedView {
 	}
 	return rv
 }
+
+// IDStrings returns ids as strings, for the reports of a reveal (the CLI's
+// and the service's).
+func IDStrings(ids []psi.ID) []string {
+	out := make([]string, len(ids))
+	for i, id := range ids {
+		out[i] = id.String()
+	}
+	return out
+}

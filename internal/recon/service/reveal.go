@@ -93,10 +93,10 @@ func (s *Service) reveal(ctx context.Context, account string) (*RevealView, erro
 	v.Threshold, v.RequiredMatches, v.Candidates = res.Threshold, res.RequiredMatches, res.Candidates
 	v.AboveThreshold, v.ExcessSynthetic, v.Undecodable = res.AboveThreshold, res.ExcessSynthetic, res.Undecodable
 	if res.AboveThreshold {
-		v.ConflictIDs, v.MalformedIDs = idStrings(res.ConflictIDs), idStrings(res.MalformedIDs)
-		v.SyntheticIDs = idStrings(res.SyntheticIDs)
-		v.BadShareIDs = idStrings(res.BadShareIDs)
-		v.InvalidAD = idStrings(res.InvalidAD)
+		v.ConflictIDs, v.MalformedIDs = secondhash.IDStrings(res.ConflictIDs), secondhash.IDStrings(res.MalformedIDs)
+		v.SyntheticIDs = secondhash.IDStrings(res.SyntheticIDs)
+		v.BadShareIDs = secondhash.IDStrings(res.BadShareIDs)
+		v.InvalidAD = secondhash.IDStrings(res.InvalidAD)
 		for i := range res.Revealed {
 			v.Revealed = append(v.Revealed, secondhash.ViewRevealed(&res.Revealed[i], s.cfg.SecondHash))
 		}
@@ -109,17 +109,6 @@ func (s *Service) reveal(ctx context.Context, account string) (*RevealView, erro
 		return nil, err
 	}
 	return v, nil
-}
-
-func idStrings(ids []psi.ID) []string {
-	if len(ids) == 0 {
-		return nil
-	}
-	out := make([]string, len(ids))
-	for i, id := range ids {
-		out[i] = id.String()
-	}
-	return out
 }
 
 // RevealAll reveals every account whose match records changed since its

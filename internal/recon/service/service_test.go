@@ -84,7 +84,7 @@ func sameAsLibrary(t *testing.T, h *harness, account string, vs [][]byte) *Revea
 	if !slices.Equal(gotIDs, ids) || !slices.Equal(gotHashes, hashes) {
 		t.Errorf("%s: revealed %v %v, library %v %v", account, gotIDs, gotHashes, ids, hashes)
 	}
-	if !slices.Equal(rv.SyntheticIDs, idStrings(res.SyntheticIDs)) || !slices.Equal(rv.ConflictIDs, idStrings(res.ConflictIDs)) || !slices.Equal(rv.BadShareIDs, idStrings(res.BadShareIDs)) || !slices.Equal(rv.InvalidAD, idStrings(res.InvalidAD)) {
+	if !slices.Equal(rv.SyntheticIDs, secondhash.IDStrings(res.SyntheticIDs)) || !slices.Equal(rv.ConflictIDs, secondhash.IDStrings(res.ConflictIDs)) || !slices.Equal(rv.BadShareIDs, secondhash.IDStrings(res.BadShareIDs)) || !slices.Equal(rv.InvalidAD, secondhash.IDStrings(res.InvalidAD)) {
 		t.Errorf("%s: id lists differ from the library", account)
 	}
 	if !res.AboveThreshold {
