@@ -105,10 +105,10 @@ func (e *Encoder) Encode(img image.Image, max int) ([]byte, error) {
 			gray = Downscale(img, side, side)
 		}
 		res := residuals(gray, step[1])
-		if out := e.frame(e.fast, res, gray, step[1]); len(out) <= max {
+		if out := frame(e.fast, res, gray, step[1]); len(out) <= max {
 			return out, nil
 		}
-		if out := e.frame(e.best, res, gray, step[1]); len(out) <= max {
+		if out := frame(e.best, res, gray, step[1]); len(out) <= max {
 			return out, nil
 		}
 	}
@@ -141,7 +141,7 @@ func residuals(g *image.Gray, bits int) []byte {
 }
 
 // frame returns the derivative: its header, then res compressed by z.
-func (e *Encoder) frame(z *zstd.Encoder, res []byte, g *image.Gray, bits int) []byte {
+func frame(z *zstd.Encoder, res []byte, g *image.Gray, bits int) []byte {
 	out := []byte{kind, byte(g.Rect.Dx()), byte(g.Rect.Dy()), byte(bits)}
 	return z.EncodeAll(res, out)
 }

@@ -126,15 +126,8 @@ func TestCUDAMatchesCPU(t *testing.T) {
 				t.Fatalf("%s cuda batch %d: %v", name, n, err)
 			}
 			for i := range n {
-				ea, eb := a[i*per:(i+1)*per], b[i*per:(i+1)*per]
-				var diff, norm float64
-				for j := range ea {
-					d := float64(ea[j]) - float64(eb[j])
-					diff += d * d
-					norm += float64(ea[j]) * float64(ea[j])
-				}
 				// cuDNN may use TF32 convolutions: allow 1% relative error.
-				if rel := math.Sqrt(diff / norm); !(rel <= 1e-2) {
+				if rel := relativeL2(a[i*per:(i+1)*per], b[i*per:(i+1)*per]); !(rel <= 1e-2) {
 					t.Errorf("%s batch %d image %d: CPU and CUDA embeddings differ by %.3g (relative L2)", name, n, i, rel)
 				}
 			}
@@ -182,14 +175,7 @@ func TestCUDAFloat16(t *testing.T) {
 			t.Fatalf("%s fp16 cuda: %v", name, err)
 		}
 		for i := range n {
-			ea, eb := a[i*per:(i+1)*per], b[i*per:(i+1)*per]
-			var diff, norm float64
-			for j := range ea {
-				d := float64(ea[j]) - float64(eb[j])
-				diff += d * d
-				norm += float64(ea[j]) * float64(ea[j])
-			}
-			rel := math.Sqrt(diff / norm)
+			rel := relativeL2(a[i*per:(i+1)*per], b[i*per:(i+1)*per])
 			t.Logf("%s image %d: fp16 on CUDA vs fp32 on CPU: relative L2 %.3g", name, i, rel)
 			if !(rel <= 2e-2) {
 				t.Errorf("%s image %d: fp16 CUDA embedding differs from fp32 CPU by %.3g (relative L2)", name, i, rel)
@@ -198,6 +184,18 @@ func TestCUDAFloat16(t *testing.T) {
 		cpu.Close()
 		gpu.Close()
 	}
+}
+
+// relativeL2 returns |want - got| / |want| (NaN for a zero want, which
+// then fails every bound).
+func relativeL2(want, got []float32) float64 {
+	var diff, norm float64
+	for j := range want {
+		d := float64(want[j]) - float64(got[j])
+		diff += d * d
+		norm += float64(want[j]) * float64(want[j])
+	}
+	return math.Sqrt(diff / norm)
 }
 
 // BenchmarkRun times one inference call of the bench model on the CPU and,
