@@ -100,7 +100,10 @@ func TestCrashSafetyPostgres(t *testing.T) {
 				default:
 					for _, v := range res.Vouchers {
 						if v.Status == StatusStored {
-							id, _ := psi.ParseID(v.ID)
+							id, err := psi.ParseID(v.ID)
+							if err != nil {
+								t.Errorf("upload answered stored for id %q: %v", v.ID, err)
+							}
 							storedAnswers[id]++
 						}
 					}

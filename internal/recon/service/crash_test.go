@@ -252,7 +252,10 @@ func crashWorkload(t *testing.T, f *fixture, rng *rand.Rand, n int) (map[string]
 			}
 			b := &crashBatch{account: acct.name, token: acct.token, body: streamOf(t, "", part)}
 			for _, v := range part {
-				hd, _ := psi.ParseVoucherHeader(v)
+				hd, err := psi.ParseVoucherHeader(v)
+				if err != nil {
+					t.Fatalf("%s: a made voucher: %v", acct.name, err)
+				}
 				b.ids = append(b.ids, hd.ID)
 			}
 			batches = append(batches, b)
