@@ -39,46 +39,7 @@ func TestCrashSafetyPostgres(t *testing.T) {
 		"--tokens", f.tokensFile, "--rate", "0", "--reveal-interval", "200ms", "--workers", "1"}
 
 	rng := rand.New(rand.NewPCG(13, 2026))
-	srv := f.server(t)
-	type want struct {
-		ids, matches map[psi.ID]bool
-		nonMatches   int
-	}
-	wants := map[string]*want{}
-	var batches []*crashBatch
-	for _, acct := range []struct{ name, token string }{{"alice", tokAlice}, {"bob", tokBob}, {"carol", tokGate}} {
-		a := newAccount(t, acct.name)
-		vs := f.vouchers(t, a, 0, 0, 5, 30, 0.1, acct.name+"0")
-		vs = append(vs, f.vouchers(t, a, 1, 2, 4, 30, 0.1, acct.name+"1")...)
-		w := &want{ids: map[psi.ID]bool{}, matches: map[psi.ID]bool{}}
-		for _, r := range srv.MatchBatch(vs, 2) {
-			if r.Err != nil {
-				t.Fatal(r.Err)
-			}
-			w.ids[r.Header.ID] = true
-			if r.Record != nil {
-				w.matches[r.Header.ID] = true
-			} else {
-				w.nonMatches++
-			}
-		}
-		wants[acct.name] = w
-		for i := 0; i < len(vs); {
-			n := 1 + rng.IntN(4)
-			part := vs[i:min(i+n, len(vs))]
-			if i > 0 && rng.IntN(5) == 0 {
-				part = append(bytes2(part), vs[rng.IntN(i)]) // an earlier voucher again
-			}
-			b := &crashBatch{account: acct.name, token: acct.token, body: streamOf(t, "", part)}
-			for _, v := range part {
-				hd, _ := psi.ParseVoucherHeader(v)
-				b.ids = append(b.ids, hd.ID)
-			}
-			batches = append(batches, b)
-			i += n
-		}
-	}
-	rng.Shuffle(len(batches), func(i, j int) { batches[i], batches[j] = batches[j], batches[i] })
+	wants, batches := crashWorkload(t, f, rng, 30)
 
 	var mu sync.Mutex // guards procs, acked, storedAnswers and the counters
 	procs := make([]*proc, 3)
@@ -139,7 +100,10 @@ func TestCrashSafetyPostgres(t *testing.T) {
 				default:
 					for _, v := range res.Vouchers {
 						if v.Status == StatusStored {
-							id, _ := psi.ParseID(v.ID)
+							id, err := psi.ParseID(v.ID)
+							if err != nil {
+								t.Errorf("upload answered stored for id %q: %v", v.ID, err)
+							}
 							storedAnswers[id]++
 						}
 					}
@@ -218,38 +182,8 @@ func TestCrashSafetyPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	for name, w := range wants {
-		c, ok, err := st.Counts(context.Background(), name)
-		if err != nil || !ok {
-			t.Fatalf("%s: %v %v", name, ok, err)
-		}
-		wc := store.Counts{Vouchers: uint64(len(w.ids)), Matches: uint64(len(w.matches)), NonMatches: uint64(w.nonMatches)}
-		if c != wc {
-			t.Errorf("%s: counts %+v, want %+v", name, c, wc)
-		}
-		recs, err := st.Records(context.Background(), name)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got := map[psi.ID]bool{}
-		for _, b := range recs {
-			var r psi.MatchRecord
-			if err := r.UnmarshalBinary(b); err != nil {
-				t.Fatal(err)
-			}
-			if got[r.ID] {
-				t.Errorf("%s: match %s stored twice", name, r.ID)
-			}
-			got[r.ID] = true
-		}
-		if len(got) != len(w.matches) {
-			t.Errorf("%s: %d match records, want %d", name, len(got), len(w.matches))
-		}
-		for id := range w.matches {
-			if !got[id] {
-				t.Errorf("%s: match %s lost", name, id)
-			}
-		}
+	checkCrashStore(t, st, wants, nil)
+	for name := range wants {
 		// The reveal the instances stored is whole JSON of some moment.
 		if rv, err := st.Reveal(context.Background(), name); err != nil || (rv != nil && !bytes.HasPrefix(rv, []byte(`{"at":`))) {
 			t.Errorf("%s: stored reveal %.40q, %v", name, rv, err)

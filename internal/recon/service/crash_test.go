@@ -121,47 +121,7 @@ func TestCrashSafety(t *testing.T) {
 	// Deterministic vouchers: three accounts, both epochs, members,
 	// non-members and synthetics; some ids repeat across uploads.
 	rng := rand.New(rand.NewPCG(6, 2026))
-	srv := f.server(t)
-	type want struct {
-		ids, matches map[psi.ID]bool
-		nonMatches   int
-	}
-	wants := map[string]*want{}
-	var batches []*crashBatch
-	for _, acct := range []struct{ name, token string }{{"alice", tokAlice}, {"bob", tokBob}, {"carol", tokGate}} {
-		a := newAccount(t, acct.name)
-		vs := f.vouchers(t, a, 0, 0, 5, 40, 0.1, acct.name+"0")
-		vs = append(vs, f.vouchers(t, a, 1, 2, 4, 40, 0.1, acct.name+"1")...)
-		w := &want{ids: map[psi.ID]bool{}, matches: map[psi.ID]bool{}}
-		for _, r := range srv.MatchBatch(vs, 2) {
-			if r.Err != nil {
-				t.Fatal(r.Err)
-			}
-			w.ids[r.Header.ID] = true
-			if r.Record != nil {
-				w.matches[r.Header.ID] = true
-			} else {
-				w.nonMatches++
-			}
-		}
-		wants[acct.name] = w
-		for i := 0; i < len(vs); {
-			n := 1 + rng.IntN(4)
-			part := vs[i:min(i+n, len(vs))]
-			// Every fifth upload also repeats an earlier voucher.
-			if i > 0 && rng.IntN(5) == 0 {
-				part = append(bytes2(part), vs[rng.IntN(i)])
-			}
-			b := &crashBatch{account: acct.name, token: acct.token, body: streamOf(t, "", part)}
-			for _, v := range part {
-				hd, _ := psi.ParseVoucherHeader(v)
-				b.ids = append(b.ids, hd.ID)
-			}
-			batches = append(batches, b)
-			i += n
-		}
-	}
-	rng.Shuffle(len(batches), func(i, j int) { batches[i], batches[j] = batches[j], batches[i] })
+	wants, batches := crashWorkload(t, f, rng, 40)
 
 	// Each round sends a pseudo-random number of uploads from 4 clients,
 	// waits a pseudo-random moment and kills the process; after minKills
@@ -244,15 +204,81 @@ func TestCrashSafety(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
+	checkCrashStore(t, st, wants, func(name string, wc *store.Counts) {
+		if name == "alice" {
+			wc.Vouchers++ // the graceful-shutdown upload
+			wc.NonMatches++
+		}
+	})
+}
+
+// crashWant is what one account's store must hold after a crash test.
+type crashWant struct {
+	ids, matches map[psi.ID]bool
+	nonMatches   int
+}
+
+// crashWorkload makes the uploads of a crash test for alice, bob and carol:
+// n vouchers in each of two epochs, cut by rng into batches of 1 to 4 of
+// which about every fifth also repeats an earlier voucher, then shuffled.
+// It returns what each account's store must end up with.
+func crashWorkload(t *testing.T, f *fixture, rng *rand.Rand, n int) (map[string]*crashWant, []*crashBatch) {
+	t.Helper()
+	srv := f.server(t)
+	wants := map[string]*crashWant{}
+	var batches []*crashBatch
+	for _, acct := range []struct{ name, token string }{{"alice", tokAlice}, {"bob", tokBob}, {"carol", tokGate}} {
+		a := newAccount(t, acct.name)
+		vs := f.vouchers(t, a, 0, 0, 5, n, 0.1, acct.name+"0")
+		vs = append(vs, f.vouchers(t, a, 1, 2, 4, n, 0.1, acct.name+"1")...)
+		w := &crashWant{ids: map[psi.ID]bool{}, matches: map[psi.ID]bool{}}
+		for _, r := range srv.MatchBatch(vs, 2) {
+			if r.Err != nil {
+				t.Fatal(r.Err)
+			}
+			w.ids[r.Header.ID] = true
+			if r.Record != nil {
+				w.matches[r.Header.ID] = true
+			} else {
+				w.nonMatches++
+			}
+		}
+		wants[acct.name] = w
+		for i := 0; i < len(vs); {
+			k := 1 + rng.IntN(4)
+			part := vs[i:min(i+k, len(vs))]
+			if i > 0 && rng.IntN(5) == 0 {
+				part = append(bytes2(part), vs[rng.IntN(i)]) // an earlier voucher again
+			}
+			b := &crashBatch{account: acct.name, token: acct.token, body: streamOf(t, "", part)}
+			for _, v := range part {
+				hd, err := psi.ParseVoucherHeader(v)
+				if err != nil {
+					t.Fatalf("%s: a made voucher: %v", acct.name, err)
+				}
+				b.ids = append(b.ids, hd.ID)
+			}
+			batches = append(batches, b)
+			i += k
+		}
+	}
+	rng.Shuffle(len(batches), func(i, j int) { batches[i], batches[j] = batches[j], batches[i] })
+	return wants, batches
+}
+
+// checkCrashStore checks each account's counts and match records in st
+// against wants: every match stored once, none lost. adjust, if not nil,
+// changes an account's expected counts first.
+func checkCrashStore(t *testing.T, st store.Store, wants map[string]*crashWant, adjust func(name string, wc *store.Counts)) {
+	t.Helper()
 	for name, w := range wants {
 		c, ok, err := st.Counts(context.Background(), name)
 		if err != nil || !ok {
 			t.Fatalf("%s: %v %v", name, ok, err)
 		}
 		wc := store.Counts{Vouchers: uint64(len(w.ids)), Matches: uint64(len(w.matches)), NonMatches: uint64(w.nonMatches)}
-		if name == "alice" {
-			wc.Vouchers++ // the graceful-shutdown upload
-			wc.NonMatches++
+		if adjust != nil {
+			adjust(name, &wc)
 		}
 		if c != wc {
 			t.Errorf("%s: counts %+v, want %+v", name, c, wc)

@@ -207,6 +207,37 @@ func newHarness(t testing.TB, f *fixture, mod func(*Config)) *harness {
 	return h
 }
 
+// pgHarness is one service instance on a shared PostgreSQL database, with
+// its own connection pool as a separate process would have; mod, if not
+// nil, changes the configuration first.
+func pgHarness(t *testing.T, f *fixture, url string, opts *store.PostgresOptions, mod func(*Config)) *harness {
+	t.Helper()
+	st, err := store.OpenPostgres(t.Context(), url, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	toks, err := LoadTokens(f.tokensFile)
+	if err != nil {
+		st.Close()
+		t.Fatal(err)
+	}
+	cfg := Config{Server: f.server(t), Store: st, Tokens: toks, Workers: 2}
+	if mod != nil {
+		mod(&cfg)
+	}
+	svc, err := New(cfg)
+	if err != nil {
+		st.Close()
+		t.Fatal(err)
+	}
+	h := &harness{t: t, f: f, svc: svc, http: httptest.NewServer(svc)}
+	t.Cleanup(func() {
+		h.http.Close()
+		st.Close()
+	})
+	return h
+}
+
 // do sends a request and returns the status and body.
 func (h *harness) do(method, path, token, ctype string, body []byte) (int, []byte) {
 	h.t.Helper()
@@ -230,6 +261,28 @@ func (h *harness) do(method, path, token, ctype string, body []byte) (int, []byt
 		h.t.Fatal(err)
 	}
 	return resp.StatusCode, b
+}
+
+// uploadBody posts body to account's voucher endpoint as a stream and
+// returns the answer, its body read and closed; resp.Request is the request
+// as it was sent.
+func (h *harness) uploadBody(account, token string, body io.Reader) *http.Response {
+	h.t.Helper()
+	req, err := http.NewRequest("POST", h.http.URL+"/v1/accounts/"+account+"/vouchers", body)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", ContentTypeStream)
+	resp, err := h.http.Client().Do(req)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+		h.t.Fatal(err)
+	}
+	return resp
 }
 
 // upload posts vouchers as a stream and decodes the answer.

@@ -86,16 +86,9 @@ func TestHostileInput(t *testing.T) {
 	}
 
 	// A chunked body (no Content-Length) is cut at MaxBody too.
-	req, _ := http.NewRequest("POST", h.http.URL+"/v1/accounts/alice/vouchers", io.MultiReader(bytes.NewReader(good), bytes.NewReader(make([]byte, maxBody))))
-	req.Header.Set("Authorization", "Bearer "+tokAlice)
-	req.Header.Set("Content-Type", ContentTypeStream)
-	resp, err := h.http.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != 413 || req.ContentLength != 0 {
-		t.Errorf("chunked oversized body: %d (content length %d)", resp.StatusCode, req.ContentLength)
+	resp := h.uploadBody("alice", tokAlice, io.MultiReader(bytes.NewReader(good), bytes.NewReader(make([]byte, maxBody))))
+	if resp.StatusCode != 413 || resp.Request.ContentLength != 0 {
+		t.Errorf("chunked oversized body: %d (content length %d)", resp.StatusCode, resp.Request.ContentLength)
 	}
 
 	if after := snapshot(t, h.st); !equalSnap(before, after) {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"net/http"
-	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -13,30 +12,6 @@ import (
 	"github.com/vouchsafe/vouchsafe/internal/recon/store"
 	"github.com/vouchsafe/vouchsafe/internal/recon/store/pgtest"
 )
-
-// pgHarness is one service instance on a shared PostgreSQL database, with
-// its own connection pool as a separate process would have.
-func pgHarness(t *testing.T, f *fixture, url string) *harness {
-	t.Helper()
-	st, err := store.OpenPostgres(t.Context(), url, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	toks, err := LoadTokens(f.tokensFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := New(Config{Server: f.server(t), Store: st, Tokens: toks, Workers: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &harness{t: t, f: f, svc: svc, http: httptest.NewServer(svc)}
-	t.Cleanup(func() {
-		h.http.Close()
-		st.Close()
-	})
-	return h
-}
 
 // TestInstancesShareDatabase runs three instances on one database: uploads
 // to any instance, concurrent ones included, count each voucher once; the
@@ -49,7 +24,7 @@ func TestInstancesShareDatabase(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := newFixture(t, "instances", 1, 8)
-	hs := []*harness{pgHarness(t, f, url), pgHarness(t, f, url), pgHarness(t, f, url)}
+	hs := []*harness{pgHarness(t, f, url, nil, nil), pgHarness(t, f, url, nil, nil), pgHarness(t, f, url, nil, nil)}
 
 	accounts := []struct {
 		name, token string
@@ -178,34 +153,13 @@ func TestDatabaseDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	f := newFixture(t, "down", 1, 4)
-	st, err := store.OpenPostgres(t.Context(), url, &store.PostgresOptions{RetryFor: 300 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	toks, err := LoadTokens(f.tokensFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := New(Config{Server: f.server(t), Store: st, Tokens: toks, Workers: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h := &harness{t: t, f: f, svc: svc, http: httptest.NewServer(svc)}
-	defer h.http.Close()
+	h := pgHarness(t, f, url, &store.PostgresOptions{RetryFor: 300 * time.Millisecond}, nil)
 
 	vs := f.vouchers(t, newAccount(t, "alice"), 0, 0, 2, 2, 0, "down")
 	if err := srv.Halt(); err != nil {
 		t.Fatal(err)
 	}
-	req, _ := http.NewRequest("POST", h.http.URL+"/v1/accounts/alice/vouchers", bytes.NewReader(streamOf(t, "", vs)))
-	req.Header.Set("Authorization", "Bearer "+tokAlice)
-	req.Header.Set("Content-Type", ContentTypeStream)
-	resp, err := h.http.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
+	resp := h.uploadBody("alice", tokAlice, bytes.NewReader(streamOf(t, "", vs)))
 	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
 		t.Fatalf("upload with the database down: %d, Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}

@@ -3,7 +3,6 @@ package service
 import (
 	"bytes"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
@@ -18,27 +17,12 @@ import (
 // process would have.
 func reviewInstance(t *testing.T, f *fixture, dbURL string, clk *clock, quorum int) *harness {
 	t.Helper()
-	st, err := store.OpenPostgres(t.Context(), dbURL, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	toks, err := LoadTokens(f.tokensFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := New(Config{Server: f.server(t), Store: st, Tokens: toks, Workers: 2,
-		Now: clk.now, ReviewQuorum: quorum, SecondHash: secondHashOf(t, f)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if svc.review == nil {
+	h := pgHarness(t, f, dbURL, nil, func(c *Config) {
+		c.Now, c.ReviewQuorum, c.SecondHash = clk.now, quorum, secondHashOf(t, f)
+	})
+	if h.svc.review == nil {
 		t.Fatal("no review console on a PostgreSQL store")
 	}
-	h := &harness{t: t, f: f, svc: svc, http: httptest.NewServer(svc)}
-	t.Cleanup(func() {
-		h.http.Close()
-		st.Close()
-	})
 	return h
 }
 

@@ -64,8 +64,8 @@ func reviewFixture(t testing.TB) *fixture {
 	return f
 }
 
-// secondHashOf is a PDQ list holding the fixture's derivative.
-func secondHashOf(t testing.TB, f *fixture) *secondhash.List {
+// derivHashOf is the PDQ hash of the fixture's derivative.
+func derivHashOf(t testing.TB, f *fixture) pdq.Hash {
 	t.Helper()
 	g, err := derivative.Decode(f.deriv)
 	if err != nil {
@@ -75,7 +75,13 @@ func secondHashOf(t testing.TB, f *fixture) *secondhash.List {
 	if err != nil {
 		t.Fatal(err)
 	}
-	list, err := secondhash.New([]pdq.Hash{dh})
+	return dh
+}
+
+// secondHashOf is a PDQ list holding the fixture's derivative.
+func secondHashOf(t testing.TB, f *fixture) *secondhash.List {
+	t.Helper()
+	list, err := secondhash.New([]pdq.Hash{derivHashOf(t, f)})
 	if err != nil {
 		t.Fatal(err)
 	}

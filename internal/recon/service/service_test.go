@@ -12,10 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vouchsafe/vouchsafe/derivative"
-	"github.com/vouchsafe/vouchsafe/internal/recon/secondhash"
 	"github.com/vouchsafe/vouchsafe/internal/recon/store"
-	"github.com/vouchsafe/vouchsafe/pdq"
 	"github.com/vouchsafe/vouchsafe/psi"
 )
 
@@ -104,18 +101,7 @@ func TestEndToEnd(t *testing.T) {
 	f := newFixture(t, "e2e", 2, 6)
 	// The second hash: a real PDQ list holding the fixture's derivative,
 	// which every revealed match carries.
-	g, err := derivative.Decode(f.deriv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dh, _, err := pdq.FromImage(g)
-	if err != nil {
-		t.Fatal(err)
-	}
-	list, err := secondhash.New([]pdq.Hash{dh})
-	if err != nil {
-		t.Fatal(err)
-	}
+	dh, list := derivHashOf(t, f), secondHashOf(t, f)
 	h := newHarness(t, f, func(c *Config) {
 		c.SecondHash = list
 	})

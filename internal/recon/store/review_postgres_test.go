@@ -237,15 +237,5 @@ func TestReviewPostgresRestart(t *testing.T) {
 // BenchmarkAppendAuditPostgres is one decision on PostgreSQL: a checked
 // append, committed (synchronous_commit on).
 func BenchmarkAppendAuditPostgres(b *testing.B) {
-	s := openPostgresDB(b, pg.Get(b))
-	ctx := context.Background()
-	var last uint64
-	for i := 0; b.Loop(); i++ {
-		e, err := s.AppendAudit(ctx, AuditEntry{At: time.Unix(int64(i), 0), Reviewer: "rev1", Account: "alice",
-			Match: fmt.Sprintf("%032x", i), Decision: Confirm}, last)
-		if err != nil {
-			b.Fatal(err)
-		}
-		last = e.Seq
-	}
+	benchAppendAudit(b, openPostgresDB(b, pg.Get(b)))
 }
