@@ -85,10 +85,11 @@ func TestHostileInput(t *testing.T) {
 		}
 	}
 
-	// A chunked body (no Content-Length) is cut at MaxBody too.
+	// A chunked body is cut at MaxBody too (an io.MultiReader body has no
+	// length, so net/http sends it chunked).
 	resp := h.uploadBody("alice", tokAlice, io.MultiReader(bytes.NewReader(good), bytes.NewReader(make([]byte, maxBody))))
-	if resp.StatusCode != 413 || resp.Request.ContentLength != 0 {
-		t.Errorf("chunked oversized body: %d (content length %d)", resp.StatusCode, resp.Request.ContentLength)
+	if resp.StatusCode != 413 {
+		t.Errorf("chunked oversized body: %d, want 413", resp.StatusCode)
 	}
 
 	if after := snapshot(t, h.st); !equalSnap(before, after) {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vouchsafe/vouchsafe/internal/recon/secondhash"
 	"github.com/vouchsafe/vouchsafe/internal/recon/store"
 	"github.com/vouchsafe/vouchsafe/psi"
 )
