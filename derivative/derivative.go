@@ -42,40 +42,49 @@ var ladder = func() [][2]int {
 
 // Encoder makes visual derivatives. It is safe for concurrent use.
 type Encoder struct {
-	fast, best *zstd.Encoder
+	// levels are tried in order on each rung of the ladder.
+	levels []*zstd.Encoder
 }
+
+// encoderLevels are the zstd levels Encode tries on each rung, fastest
+// first. Every derivative is padded to the same length in a voucher, so a
+// smaller frame is worth nothing unless the larger one does not fit: a rung
+// is given up only when "best" does not fit it either. On photos "fastest"
+// fits the first rung almost always, at a third of the time of "better"
+// when the pipeline's decoding and inference have evicted the encoders'
+// tables from the caches (25 derivatives, 64×64 at 8 bits, each
+// compressed after a 16 MiB memory sweep: 30 vs 91 µs, 68,964 vs 58,010
+// bytes), "better" is 0.08 % larger than "best" in a seventeenth of its
+// time (37 vs 643 µs), and on fine texture near a small budget "best" can
+// keep a rung that "better" would give up.
+var encoderLevels = []zstd.EncoderLevel{zstd.SpeedFastest, zstd.SpeedBetterCompression, zstd.SpeedBestCompression}
 
 // NewEncoder returns an encoder; Close releases it.
 func NewEncoder() (*Encoder, error) {
 	// A derivative is at most 64×64 bytes: a small window and the
-	// low-memory tables give the same frames as the defaults, five times
-	// faster (the defaults set up megabytes of tables per frame).
-	//
-	// Each rung is compressed at zstd's "better" level first, and at
-	// "best" only when that does not fit: on photos "better" is 0.08 %
-	// larger in a seventeenth of the time (22 photos' derivatives: 57,991
-	// vs 57,945 bytes, 37 vs 643 µs each; "best" was most of a voucher's
-	// CPU), but on fine texture near a small budget "best" can keep a
-	// rung that "better" would give up.
-	var encs [2]*zstd.Encoder
-	for i, level := range []zstd.EncoderLevel{zstd.SpeedBetterCompression, zstd.SpeedBestCompression} {
+	// low-memory tables give the same frames as the defaults, faster (the
+	// defaults set up megabytes of tables per frame).
+	e := &Encoder{}
+	for _, level := range encoderLevels {
 		enc, err := zstd.NewWriter(nil, zstd.WithEncoderLevel(level),
 			zstd.WithWindowSize(1<<13), zstd.WithLowerEncoderMem(true),
 			zstd.WithEncoderConcurrency(1), zstd.WithEncoderCRC(false))
 		if err != nil {
-			if i > 0 {
-				encs[0].Close()
-			}
+			e.Close()
 			return nil, fmt.Errorf("derivative: zstd encoder: %w", err)
 		}
-		encs[i] = enc
+		e.levels = append(e.levels, enc)
 	}
-	return &Encoder{fast: encs[0], best: encs[1]}, nil
+	return e, nil
 }
 
 // Close releases the encoder's resources.
 func (e *Encoder) Close() error {
-	return errors.Join(e.fast.Close(), e.best.Close())
+	var errs []error
+	for _, z := range e.levels {
+		errs = append(errs, z.Close())
+	}
+	return errors.Join(errs...)
 }
 
 var (
@@ -105,11 +114,10 @@ func (e *Encoder) Encode(img image.Image, max int) ([]byte, error) {
 			gray = Downscale(img, side, side)
 		}
 		res := residuals(gray, step[1])
-		if out := frame(e.fast, res, gray, step[1]); len(out) <= max {
-			return out, nil
-		}
-		if out := frame(e.best, res, gray, step[1]); len(out) <= max {
-			return out, nil
+		for _, z := range e.levels {
+			if out := frame(z, res, gray, step[1]); len(out) <= max {
+				return out, nil
+			}
 		}
 	}
 	return nil, fmt.Errorf("%w: %d bytes", ErrTooLarge, max)
@@ -198,8 +206,48 @@ func Decode(b []byte) (*image.Gray, error) {
 // the source pixels it covers (the nearest one when enlarging).
 func Downscale(img image.Image, w, h int) *image.Gray {
 	b := img.Bounds()
-	sw, sh := b.Dx(), b.Dy()
 	out := image.NewGray(image.Rect(0, 0, w, h))
+	if w < 1 || h < 1 || b.Empty() {
+		return out
+	}
+	sw, sh := b.Dx(), b.Dy()
+	// The C code reads rows [0, sh) of src: only where they lie inside it.
+	if src, stride, step, ok := planar(img); ok && stride >= 0 && len(src) >= (sh-1)*stride+step*sw &&
+		downscaleNative(out.Pix, w, h, src, stride, step, sw, sh) {
+		return out
+	}
+	downscaleGo(out, img)
+	return out
+}
+
+// planar returns img's samples when its rows lie in memory: row y (counted
+// from the top) is src[y*stride:], step bytes per pixel, luma when step is
+// 1, else R, G, B first.
+func planar(img image.Image) (src []byte, stride, step int, ok bool) {
+	b := img.Bounds()
+	switch m := img.(type) {
+	case *image.YCbCr:
+		return m.Y[m.YOffset(b.Min.X, b.Min.Y):], m.YStride, 1, true
+	case *image.Gray:
+		return m.Pix[m.PixOffset(b.Min.X, b.Min.Y):], m.Stride, 1, true
+	case *image.RGBA:
+		return m.Pix[m.PixOffset(b.Min.X, b.Min.Y):], m.Stride, 4, true
+	case *image.NRGBA:
+		// Alpha is ignored, as an opaque photo has none to speak of.
+		return m.Pix[m.PixOffset(b.Min.X, b.Min.Y):], m.Stride, 4, true
+	case rgbImage:
+		pix, stride := m.RGBPix()
+		return pix, stride, 3, true
+	}
+	return nil, 0, 0, false
+}
+
+// downscaleGo is Downscale in Go, for every image type and for builds
+// without cgo; downscaleNative gives the same bytes faster.
+func downscaleGo(out *image.Gray, img image.Image) {
+	b := img.Bounds()
+	sw, sh := b.Dx(), b.Dy()
+	w, h := out.Rect.Dx(), out.Rect.Dy()
 	x0s, x1s := make([]int, w), make([]int, w)
 	for ox := range w {
 		x0s[ox], x1s[ox] = ox*sw/w, (ox+1)*sw/w
@@ -244,47 +292,26 @@ func Downscale(img image.Image, w, h int) *image.Gray {
 			out.Pix[oy*out.Stride+ox] = byte((s + 500*n) / (1000 * n))
 		}
 	}
-	return out
 }
 
-// rgbRows is an opaque image of packed 8-bit RGB rows (the engine's decoded
-// images, internal/imgproc.RGB).
-type rgbRows interface {
-	RGBRow(y int) []uint8
+// rgbImage is an opaque image of packed 8-bit RGB rows (the engine's
+// decoded images, internal/imgproc.RGB).
+type rgbImage interface {
+	// RGBPix returns the samples from the image's top-left pixel on, three
+	// bytes per pixel, rows stride bytes apart.
+	RGBPix() (pix []uint8, stride int)
 }
 
 // rows returns a function that gives img's row y (counted from the top) as
 // bytes with step bytes per pixel: luma when step is 1, else R, G, B first.
-// A row is valid until the next call. Images that hold such rows are read
-// in place.
+// A row is valid until the next call. Images whose rows lie in memory
+// (planar) are read in place.
 func rows(img image.Image) func(y int) (pix []byte, step int) {
 	b := img.Bounds()
 	w := b.Dx()
-	switch m := img.(type) {
-	case *image.YCbCr:
+	if src, stride, step, ok := planar(img); ok {
 		return func(y int) ([]byte, int) {
-			i := m.YOffset(b.Min.X, b.Min.Y+y)
-			return m.Y[i : i+w], 1
-		}
-	case *image.Gray:
-		return func(y int) ([]byte, int) {
-			i := m.PixOffset(b.Min.X, b.Min.Y+y)
-			return m.Pix[i : i+w], 1
-		}
-	case *image.RGBA:
-		return func(y int) ([]byte, int) {
-			i := m.PixOffset(b.Min.X, b.Min.Y+y)
-			return m.Pix[i : i+4*w], 4
-		}
-	case *image.NRGBA:
-		// Alpha is ignored, as an opaque photo has none to speak of.
-		return func(y int) ([]byte, int) {
-			i := m.PixOffset(b.Min.X, b.Min.Y+y)
-			return m.Pix[i : i+4*w], 4
-		}
-	case rgbRows:
-		return func(y int) ([]byte, int) {
-			return m.RGBRow(b.Min.Y + y)[:3*w], 3
+			return src[y*stride : y*stride+step*w], step
 		}
 	}
 	buf := make([]byte, 3*w)

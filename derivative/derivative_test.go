@@ -272,7 +272,7 @@ func TestRungNoWorseThanBest(t *testing.T) {
 					side = s[0]
 					g = Downscale(c.img, side, side)
 				}
-				if len(frame(enc.best, residuals(g, s[1]), g, s[1])) <= max {
+				if len(frame(enc.levels[len(enc.levels)-1], residuals(g, s[1]), g, s[1])) <= max {
 					bestOnly = i
 					break
 				}

@@ -82,7 +82,7 @@ func katCases(t testing.TB) []katCase {
 	return cases
 }
 
-// rgbOf returns m as the engine's decoded image type (read through RGBRow).
+// rgbOf returns m as the engine's decoded image type (read through RGBPix).
 func rgbOf(m *image.RGBA) *imgproc.RGB {
 	b := m.Bounds()
 	out := imgproc.NewRGB(b.Dx(), b.Dy())
@@ -143,7 +143,9 @@ func writeKAT(t *testing.T, enc *Encoder, cases []katCase) {
 // settings or Downscale fails here. (The bytes were first written by the
 // encoder before it left package psi; the colour cases changed once since,
 // when Downscale began to average colour before taking luma, see
-// TestDownscaleReference; -update-kat rewrites the file.)
+// TestDownscaleReference, and the frames of the cases that fit at zstd's
+// "fastest" level changed when Encode began to try it first; -update-kat
+// rewrites the file.)
 func TestKAT(t *testing.T) {
 	enc, err := NewEncoder()
 	if err != nil {

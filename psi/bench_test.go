@@ -268,17 +268,15 @@ func BenchmarkECSum(b *testing.B) {
 func clientEC(t *Table, y *Hash, beta, gamma []byte) {
 	hy, _ := hashPoint(t.nonceH, y)
 	b1 := nistec.NewP256Point().Select(nistec.NewP256Point().SetGenerator(), hy, 0)
+	var bt, gm [32]byte
+	copy(bt[:], beta)
+	copy(gm[:], gamma)
 	for j := 0; j < 2; j++ {
 		pw, _ := decodePoint(t.slotBytes(uint64(j)))
 		b2 := nistec.NewP256Point().Select(t.l, pw, 0)
-		t1, _ := nistec.NewP256Point().ScalarMult(b1, beta)
-		t2, _ := nistec.NewP256Point().ScalarBaseMult(gamma)
-		t1.Add(t1, t2)
-		t3, _ := nistec.NewP256Point().ScalarMult(b2, beta)
-		t4, _ := nistec.NewP256Point().ScalarMult(t.l, gamma)
-		t3.Add(t3, t4)
-		_ = t1.BytesCompressed()
-		_ = t3.BytesCompressed()
+		q, s, _ := selfReduce(b1, b2, t.lMul(), &bt, &gm)
+		var enc [2][33]byte
+		p256.CompressBatch(enc[:], []*nistec.P256Point{q, s})
 	}
 }
 

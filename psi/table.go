@@ -11,6 +11,7 @@ import (
 	"io"
 	"runtime"
 	"slices"
+	"sync"
 
 	"filippo.io/nistec"
 	"golang.org/x/sync/errgroup"
@@ -72,6 +73,7 @@ type Table struct {
 	nonceH []byte
 	nonces [][]byte
 	l      *nistec.P256Point
+	lMul   func() *p256.FixedBase // multiples of l for vouchers, built on first use
 	root   [32]byte
 }
 
@@ -382,6 +384,7 @@ func ParseTable(raw []byte) (*Table, error) {
 		return nil, fmt.Errorf("psi: table: L: %w", err)
 	}
 	t.l = l
+	t.lMul = sync.OnceValue(func() *p256.FixedBase { return p256.NewFixedBase(l) })
 	if err := t.checkDistinct(); err != nil {
 		return nil, err
 	}

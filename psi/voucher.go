@@ -17,6 +17,7 @@ import (
 	"filippo.io/nistec"
 	"golang.org/x/sync/errgroup"
 
+	"github.com/vouchsafe/vouchsafe/internal/p256"
 	"github.com/vouchsafe/vouchsafe/tss"
 )
 
@@ -358,6 +359,8 @@ func (c *Client) build(seed [32]byte, tr *Triple, synth int) ([]byte, error) {
 	g := nistec.NewP256Point().SetGenerator()
 	b1 := nistec.NewP256Point().Select(g, hy, synth)
 	pairs := make([][pairSize]byte, d)
+	// qs[j] and ss[j] are Q_j and S_j, encoded together (one field inversion).
+	pts := make([]*nistec.P256Point, 2*d)
 	var beta, gamma [32]byte
 	for j := 0; j < d; j++ {
 		pw, err := t.point(slots[j])
@@ -375,20 +378,31 @@ func (c *Client) build(seed [32]byte, tr *Triple, synth int) ([]byte, error) {
 			if err := randomScalar(rng, &gamma); err != nil {
 				return nil, err
 			}
-			q, s, err := selfReduce(b1, b2, t.l, &beta, &gamma)
+			q, s, err := selfReduce(b1, b2, t.lMul(), &beta, &gamma)
 			if err != nil {
 				return nil, err
 			}
 			if q.IsInfinity()|s.IsInfinity() == 1 {
 				continue // probability about 2^-255: draw again
 			}
-			encQ := q.BytesCompressed()
-			k := outerKey(s.BytesCompressed(), prefix, encQ)
-			copy(pairs[j][:pointSize], encQ)
-			newGCM(k[:]).Seal(pairs[j][pointSize:pointSize], zeroNonce[:], rkey[:], prefix)
+			pts[j], pts[d+j] = q, s
 			break
 		}
 	}
+	clear(beta[:])
+	clear(gamma[:])
+	enc := make([][33]byte, 2*d)
+	if err := p256.CompressBatch(enc, pts); err != nil {
+		return nil, err // unreachable: no point is the point at infinity
+	}
+	for j := 0; j < d; j++ {
+		encQ := enc[j][:]
+		k := outerKey(enc[d+j][:], prefix, encQ)
+		copy(pairs[j][:pointSize], encQ)
+		newGCM(k[:]).Seal(pairs[j][pointSize:pointSize], zeroNonce[:], rkey[:], prefix)
+		clear(k[:])
+	}
+	clear(enc)
 	// Random order (Fisher–Yates with constant-time swaps).
 	var tmp [pairSize]byte
 	for i := d - 1; i > 0; i-- {
@@ -410,8 +424,9 @@ func (c *Client) build(seed [32]byte, tr *Triple, synth int) ([]byte, error) {
 	return v, nil
 }
 
-// selfReduce returns Q = β·B1 + γ·G and S = β·B2 + γ·L.
-func selfReduce(b1, b2, l *nistec.P256Point, beta, gamma *[32]byte) (q, s *nistec.P256Point, err error) {
+// selfReduce returns Q = β·B1 + γ·G and S = β·B2 + γ·L, with γ·L from the
+// table's precomputed multiples of L (lMul).
+func selfReduce(b1, b2 *nistec.P256Point, lMul *p256.FixedBase, beta, gamma *[32]byte) (q, s *nistec.P256Point, err error) {
 	t1, err := nistec.NewP256Point().ScalarMult(b1, beta[:])
 	if err != nil {
 		return nil, nil, err
@@ -425,7 +440,7 @@ func selfReduce(b1, b2, l *nistec.P256Point, beta, gamma *[32]byte) (q, s *niste
 	if err != nil {
 		return nil, nil, err
 	}
-	t4, err := nistec.NewP256Point().ScalarMult(l, gamma[:])
+	t4, err := lMul.ScalarMult(nistec.NewP256Point(), gamma[:])
 	if err != nil {
 		return nil, nil, err
 	}

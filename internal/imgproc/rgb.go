@@ -65,13 +65,10 @@ func (m *RGB) At(x, y int) color.Color {
 	return color.RGBA{m.Pix[i], m.Pix[i+1], m.Pix[i+2], 0xff}
 }
 
-// RGBRow returns the samples of row y (in Rect's coordinates), three bytes
-// per pixel from Rect.Min.X: a way to read m without a call per pixel
+// RGBPix returns m's samples from the pixel at Rect.Min on, three bytes per
+// pixel, rows stride bytes apart: a way to read m without a call per pixel
 // (package derivative uses it).
-func (m *RGB) RGBRow(y int) []uint8 {
-	i := (y - m.Rect.Min.Y) * m.Stride
-	return m.Pix[i : i+3*m.Rect.Dx()]
-}
+func (m *RGB) RGBPix() (pix []uint8, stride int) { return m.Pix, m.Stride }
 
 // RGBAt returns the samples of the pixel at (x, y).
 func (m *RGB) RGBAt(x, y int) (r, g, b uint8) {

@@ -1,0 +1,112 @@
+//go:build cgo
+
+package derivative
+
+/*
+#cgo CFLAGS: -O3
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+
+// colsum sets col[i] to the sum of src[i] over rows [y0, y1): the bulk of
+// the work, one widening addition per source byte, which the compiler
+// vectorises.
+#define VS_COLSUM_BODY                                      \
+	const uint8_t *p = src + y0 * stride;                  \
+	for (size_t i = 0; i < n; i++)                          \
+		col[i] = p[i];                                       \
+	for (ptrdiff_t y = y0 + 1; y < y1; y++) {               \
+		p = src + y * stride;                                \
+		for (size_t i = 0; i < n; i++)                       \
+			col[i] += p[i];                                  \
+	}
+
+static void colsum(uint32_t *restrict col, const uint8_t *restrict src, ptrdiff_t stride, size_t n,
+                   ptrdiff_t y0, ptrdiff_t y1) {
+	VS_COLSUM_BODY
+}
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+__attribute__((target("avx2"))) static void colsum_avx2(uint32_t *restrict col, const uint8_t *restrict src,
+                                                        ptrdiff_t stride, size_t n, ptrdiff_t y0, ptrdiff_t y1) {
+	VS_COLSUM_BODY
+}
+static int have_avx2(void) {
+	__builtin_cpu_init();
+	return __builtin_cpu_supports("avx2");
+}
+#else
+#define colsum_avx2 colsum
+static int have_avx2(void) { return 0; }
+#endif
+
+// vs_downscale is Downscale's box average for an image whose rows are
+// sh runs of sw pixels of step bytes (1: luma; 3 or 4: R, G, B first),
+// stride bytes apart from src, into the w×h bytes at out. It computes
+// the same unsigned 64-bit sums as the Go code, so every output byte is
+// the same. It returns -1 if it cannot allocate its w·step row of sums.
+static int vs_downscale(uint8_t *out, int w, int h, const uint8_t *src, ptrdiff_t stride, int step, int sw,
+                        int sh, int avx2) {
+	size_t n = (size_t)sw * (size_t)step;
+	uint32_t *col = malloc(n * sizeof *col);
+	if (col == NULL)
+		return -1;
+	for (int oy = 0; oy < h; oy++) {
+		ptrdiff_t y0 = (ptrdiff_t)((int64_t)oy * sh / h), y1 = (ptrdiff_t)((int64_t)(oy + 1) * sh / h);
+		if (y1 <= y0)
+			y1 = y0 + 1;
+		if (avx2)
+			colsum_avx2(col, src, stride, n, y0, y1);
+		else
+			colsum(col, src, stride, n, y0, y1);
+		for (int ox = 0; ox < w; ox++) {
+			int64_t x0 = (int64_t)ox * sw / w, x1 = (int64_t)(ox + 1) * sw / w;
+			if (x1 <= x0)
+				x1 = x0 + 1;
+			uint64_t s;
+			if (step == 1) {
+				uint64_t v = 0;
+				for (int64_t x = x0; x < x1; x++)
+					v += col[x];
+				s = 1000 * v;
+			} else {
+				uint64_t r = 0, g = 0, b = 0;
+				for (int64_t x = x0; x < x1; x++) {
+					const uint32_t *c = col + x * step;
+					r += c[0];
+					g += c[1];
+					b += c[2];
+				}
+				s = 299 * r + 587 * g + 114 * b;
+			}
+			uint64_t cnt = (uint64_t)((x1 - x0) * (int64_t)(y1 - y0));
+			out[(size_t)oy * (size_t)w + (size_t)ox] = (uint8_t)((s + 500 * cnt) / (1000 * cnt));
+		}
+	}
+	free(col);
+	return 0;
+}
+
+static int vs_have_avx2(void) { return have_avx2(); }
+*/
+import "C"
+
+import (
+	"math"
+	"unsafe"
+)
+
+var avx2 = C.vs_have_avx2()
+
+// downscaleNative is Downscale in C for images whose rows lie in memory
+// (see planar); it reports false when it did not run.
+func downscaleNative(out []byte, w, h int, src []byte, stride, step, sw, sh int) bool {
+	if sh > maxNativeRows || max(w, h, sw) > math.MaxInt32 {
+		return false
+	}
+	return C.vs_downscale((*C.uint8_t)(unsafe.Pointer(&out[0])), C.int(w), C.int(h),
+		(*C.uint8_t)(unsafe.Pointer(&src[0])), C.ptrdiff_t(stride), C.int(step), C.int(sw), C.int(sh), avx2) == 0
+}
+
+// maxNativeRows bounds the rows one 32-bit column sum may add up.
+const maxNativeRows = (1<<32 - 1) / 255
