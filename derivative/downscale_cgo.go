@@ -6,7 +6,6 @@ package derivative
 #cgo CFLAGS: -O3
 #include <stddef.h>
 #include <stdint.h>
-#include <stdlib.h>
 
 // colsum sets col[i] to the sum of src[i] over rows [y0, y1): the bulk of
 // the work, one widening addition per source byte, which the compiler
@@ -44,13 +43,10 @@ static int have_avx2(void) { return 0; }
 // sh runs of sw pixels of step bytes (1: luma; 3 or 4: R, G, B first),
 // stride bytes apart from src, into the w×h bytes at out. It computes
 // the same unsigned 64-bit sums as the Go code, so every output byte is
-// the same. It returns -1 if it cannot allocate its w·step row of sums.
-static int vs_downscale(uint8_t *out, int w, int h, const uint8_t *src, ptrdiff_t stride, int step, int sw,
-                        int sh, int avx2) {
+// the same. col holds sw·step column sums.
+static void vs_downscale(uint8_t *out, int w, int h, const uint8_t *src, ptrdiff_t stride, int step, int sw,
+                         int sh, uint32_t *col, int avx2) {
 	size_t n = (size_t)sw * (size_t)step;
-	uint32_t *col = malloc(n * sizeof *col);
-	if (col == NULL)
-		return -1;
 	for (int oy = 0; oy < h; oy++) {
 		ptrdiff_t y0 = (ptrdiff_t)((int64_t)oy * sh / h), y1 = (ptrdiff_t)((int64_t)(oy + 1) * sh / h);
 		if (y1 <= y0)
@@ -83,8 +79,6 @@ static int vs_downscale(uint8_t *out, int w, int h, const uint8_t *src, ptrdiff_
 			out[(size_t)oy * (size_t)w + (size_t)ox] = (uint8_t)((s + 500 * cnt) / (1000 * cnt));
 		}
 	}
-	free(col);
-	return 0;
 }
 
 static int vs_have_avx2(void) { return have_avx2(); }
@@ -96,6 +90,8 @@ import (
 	"unsafe"
 )
 
+// avx2 selects the AVX2 build of the column sums (where the CPU has it);
+// TestDownscaleNative runs both.
 var avx2 = C.vs_have_avx2()
 
 // downscaleNative is Downscale in C for images whose rows lie in memory
@@ -104,9 +100,30 @@ func downscaleNative(out []byte, w, h int, src []byte, stride, step, sw, sh int)
 	if sh > maxNativeRows || max(w, h, sw) > math.MaxInt32 {
 		return false
 	}
-	return C.vs_downscale((*C.uint8_t)(unsafe.Pointer(&out[0])), C.int(w), C.int(h),
-		(*C.uint8_t)(unsafe.Pointer(&src[0])), C.ptrdiff_t(stride), C.int(step), C.int(sw), C.int(sh), avx2) == 0
+	col := make([]uint32, sw*step)
+	C.vs_downscale((*C.uint8_t)(unsafe.Pointer(&out[0])), C.int(w), C.int(h),
+		(*C.uint8_t)(unsafe.Pointer(&src[0])), C.ptrdiff_t(stride), C.int(step), C.int(sw), C.int(sh),
+		(*C.uint32_t)(unsafe.Pointer(&col[0])), avx2)
+	return true
 }
 
 // maxNativeRows bounds the rows one 32-bit column sum may add up.
 const maxNativeRows = (1<<32 - 1) / 255
+
+// nativeVariants lists the kernels of this build and CPU (0: portable, 1:
+// AVX2); setNativeVariant selects one for the tests and returns the one
+// selected before (-1 leaves it).
+func nativeVariants() []int {
+	if C.vs_have_avx2() != 0 {
+		return []int{0, 1}
+	}
+	return []int{0}
+}
+
+func setNativeVariant(v int) int {
+	old := int(avx2)
+	if v >= 0 {
+		avx2 = C.int(v)
+	}
+	return old
+}

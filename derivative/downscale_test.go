@@ -46,6 +46,14 @@ func TestDownscaleNative(t *testing.T) {
 	if !downscaleNative(make([]byte, 1), 1, 1, probe.Pix, probe.Stride, 1, 2, 2) {
 		t.Skip("no native Downscale in this build (cgo off)")
 	}
+	defer func(v int) { setNativeVariant(v) }(setNativeVariant(-1))
+	for _, v := range nativeVariants() {
+		setNativeVariant(v)
+		t.Run(fmt.Sprint("variant", v), testDownscaleNative)
+	}
+}
+
+func testDownscaleNative(t *testing.T) {
 	sizes := [][2]int{{1, 1}, {1, 300}, {300, 1}, {7, 5}, {63, 65}, {64, 64}, {127, 129}, {512, 512}, {1001, 667}}
 	outs := [][2]int{{Side, Side}, {48, 48}, {16, 16}, {5, 9}, {200, 3}, {1, 1}}
 	for _, sz := range sizes {
