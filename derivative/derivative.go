@@ -49,14 +49,16 @@ type Encoder struct {
 // encoderLevels are the zstd levels Encode tries on each rung, fastest
 // first. Every derivative is padded to the same length in a voucher, so a
 // smaller frame is worth nothing unless the larger one does not fit: a rung
-// is given up only when "best" does not fit it either. On photos "fastest"
-// fits the first rung almost always, at a third of the time of "better"
-// when the pipeline's decoding and inference have evicted the encoders'
-// tables from the caches (25 derivatives, 64×64 at 8 bits, each
-// compressed after a 16 MiB memory sweep: 30 vs 91 µs, 68,964 vs 58,010
-// bytes), "better" is 0.08 % larger than "best" in a seventeenth of its
-// time (37 vs 643 µs), and on fine texture near a small budget "best" can
-// keep a rung that "better" would give up.
+// is given up only when "best" does not fit it either. Once the pipeline's
+// decoding and inference have evicted the encoders' tables from the caches,
+// "fastest" takes a third of the time of "better" (25 derivatives, 64×64
+// at 8 bits, each compressed after a 16 MiB memory sweep: 30 vs 91 µs,
+// 68,964 vs 58,010 bytes); it fits the first rung of the default budget
+// for 11 of the 22 photos of testdata/photos and bench/README.md, and
+// trying it first halved zstd's share of the one pass (83 vs 160 µs per
+// photo in vsbench's profile). "better" is 0.08 % larger than "best" in a
+// seventeenth of its time (37 vs 643 µs), and on fine texture near a small
+// budget "best" can keep a rung that "better" would give up.
 var encoderLevels = []zstd.EncoderLevel{zstd.SpeedFastest, zstd.SpeedBetterCompression, zstd.SpeedBestCompression}
 
 // NewEncoder returns an encoder; Close releases it.
