@@ -249,7 +249,7 @@ func lumaOf(r, g, b uint8) uint8 {
 	return uint8((299*int(r) + 587*int(g) + 114*int(b) + 500) / 1000)
 }
 
-// Trying zstd's faster level first never costs a rung: Encode stops at the
+// Trying zstd's faster levels first never costs a rung: Encode stops at the
 // rung that "best" alone would reach, or an earlier one.
 func TestRungNoWorseThanBest(t *testing.T) {
 	enc := newEncoder(t)
