@@ -205,7 +205,8 @@ func Decode(b []byte) (*image.Gray, error) {
 
 // Downscale returns a w×h grayscale version of img, each output pixel the
 // BT.601 luma (0.299 R + 0.587 G + 0.114 B, rounded) of the average colour of
-// the source pixels it covers (the nearest one when enlarging).
+// the source pixels it covers (the nearest one when enlarging). An image
+// without pixels gives a black one.
 func Downscale(img image.Image, w, h int) *image.Gray {
 	b := img.Bounds()
 	out := image.NewGray(image.Rect(0, 0, w, h))

@@ -109,3 +109,12 @@ func BenchmarkDownscaleGo(b *testing.B) {
 		})
 	}
 }
+
+func TestDownscaleEmpty(t *testing.T) {
+	for _, img := range []image.Image{image.NewGray(image.Rect(0, 0, 0, 0)), image.NewRGBA(image.Rect(3, 3, 3, 9)), image.NewYCbCr(image.Rect(0, 0, 5, 0), image.YCbCrSubsampleRatio420)} {
+		g := Downscale(img, 4, 4)
+		if g.Rect != image.Rect(0, 0, 4, 4) || !bytes.Equal(g.Pix, make([]byte, 16)) {
+			t.Errorf("Downscale of an empty %T: %v %v, want a black 4×4", img, g.Rect, g.Pix)
+		}
+	}
+}
