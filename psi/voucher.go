@@ -359,7 +359,7 @@ func (c *Client) build(seed [32]byte, tr *Triple, synth int) ([]byte, error) {
 	g := nistec.NewP256Point().SetGenerator()
 	b1 := nistec.NewP256Point().Select(g, hy, synth)
 	pairs := make([][pairSize]byte, d)
-	// qs[j] and ss[j] are Q_j and S_j, encoded together (one field inversion).
+	// pts[j] is Q_j and pts[d+j] is S_j, encoded together (one field inversion).
 	pts := make([]*nistec.P256Point, 2*d)
 	var beta, gamma [32]byte
 	for j := 0; j < d; j++ {
