@@ -51,7 +51,7 @@ type Encoder struct {
 // smaller frame is worth nothing unless the larger one does not fit: a rung
 // is given up only when "best" does not fit it either. Once the pipeline's
 // decoding and inference have evicted the encoders' tables from the caches,
-// "fastest" takes a third of the time of "better" (25 derivatives, 64×64
+// "fastest" takes a third of the time of "better" (22 derivatives, 64×64
 // at 8 bits, each compressed after a 16 MiB memory sweep: 30 vs 91 µs,
 // 68,964 vs 58,010 bytes); it fits the first rung of the default budget
 // for 11 of the 22 photos of testdata/photos and bench/README.md, and
