@@ -213,10 +213,7 @@ func Downscale(img image.Image, w, h int) *image.Gray {
 	if w < 1 || h < 1 || b.Empty() {
 		return out
 	}
-	sw, sh := b.Dx(), b.Dy()
-	// The C code reads rows [0, sh) of src: only where they lie inside it.
-	if src, stride, step, ok := planar(img); ok && stride >= 0 && len(src) >= (sh-1)*stride+step*sw &&
-		downscaleNative(out.Pix, w, h, src, stride, step, sw, sh) {
+	if src, stride, step, ok := planar(img); ok && downscaleNative(out.Pix, w, h, src, stride, step, b.Dx(), b.Dy()) {
 		return out
 	}
 	downscaleGo(out, img)

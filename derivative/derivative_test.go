@@ -103,8 +103,8 @@ func TestDerivative(t *testing.T) {
 // atOnly hides every method but image.Image's.
 type atOnly struct{ image.Image }
 
-// The RGBAt fast path of the derivative's luma gives the bytes of the
-// generic path.
+// Reading the engine's RGB in place (planar, in C where cgo is on) gives the
+// bytes of the generic path through At.
 func TestRGBFastPath(t *testing.T) {
 	enc := newEncoder(t)
 	for _, name := range []string{"coffee.png", "rocket.jpg"} {

@@ -97,7 +97,9 @@ var avx2 = C.vs_have_avx2()
 // downscaleNative is Downscale in C for images whose rows lie in memory
 // (see planar); it reports false when it did not run.
 func downscaleNative(out []byte, w, h int, src []byte, stride, step, sw, sh int) bool {
-	if sh > maxNativeRows || max(w, h, sw) > math.MaxInt32 {
+	// The C code reads sw·step bytes of rows [0, sh) of src: only where they
+	// lie inside it, and only as many rows as a 32-bit column sum holds.
+	if stride < 0 || len(src) < (sh-1)*stride+step*sw || sh > maxNativeRows || max(w, h, sw) > math.MaxInt32 {
 		return false
 	}
 	col := make([]uint32, sw*step)

@@ -361,6 +361,7 @@ func (c *Client) build(seed [32]byte, tr *Triple, synth int) ([]byte, error) {
 	pairs := make([][pairSize]byte, d)
 	// pts[j] is Q_j and pts[d+j] is S_j, encoded together (one field inversion).
 	pts := make([]*nistec.P256Point, 2*d)
+	lMul := t.lMul()
 	var beta, gamma [32]byte
 	for j := 0; j < d; j++ {
 		pw, err := t.point(slots[j])
@@ -378,7 +379,7 @@ func (c *Client) build(seed [32]byte, tr *Triple, synth int) ([]byte, error) {
 			if err := randomScalar(rng, &gamma); err != nil {
 				return nil, err
 			}
-			q, s, err := selfReduce(b1, b2, t.lMul(), &beta, &gamma)
+			q, s, err := selfReduce(b1, b2, lMul, &beta, &gamma)
 			if err != nil {
 				return nil, err
 			}

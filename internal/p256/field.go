@@ -5,6 +5,8 @@
 //
 // filippo.io/nistec (the Go standard library's P-256, with its assembly)
 // does the scalar multiplications, point additions and encodings;
+// FixedBase multiplies one point by many scalars from a table of its
+// multiples, through nistec's public additions and selects;
 // CompressBatch encodes several nistec points for one (nistec) field
 // inversion, reading their Jacobian coordinates where nistec's layout
 // allows (checked at first use, with a per-point fallback). circl's
