@@ -163,7 +163,9 @@ func TestScripts(t *testing.T) {
 					return got >= n
 				})
 			},
-			// acked JOURNAL N: the journal records exactly N acknowledged ids.
+			// acked JOURNAL N: the journal records exactly N acknowledgements;
+			// an id acknowledged twice counts twice, so a resent voucher
+			// shows as one too many.
 			"acked": func(ts *testscript.TestScript, neg bool, args []string) {
 				if len(args) != 2 {
 					ts.Fatalf("usage: acked JOURNAL N")

@@ -16,7 +16,6 @@ package keyfile
 import (
 	"errors"
 	"fmt"
-	"io"
 
 	"github.com/vouchsafe/vouchsafe/internal/safeio"
 	"github.com/vouchsafe/vouchsafe/psi"
@@ -41,12 +40,9 @@ func ReadSecret(path string, max int64) ([]byte, error) {
 	if m := f.Mode().Perm(); m&0o077 != 0 {
 		return nil, fmt.Errorf("%s: secret file is accessible by group or others (mode %04o); chmod 600 it", path, m)
 	}
-	b, err := io.ReadAll(f)
-	if err != nil {
-		clear(b)
-		return nil, err
-	}
-	return b, nil
+	// Sized, and cleared on error: io.ReadAll's appends would leave
+	// unzeroed copies of the secret behind.
+	return f.ReadAll()
 }
 
 // LoadServerKey reads one epoch's server key.

@@ -48,10 +48,12 @@ func TestReadSecretRules(t *testing.T) {
 	if _, err := LoadAccount(p); !errors.Is(err, psi.ErrChecksum) || !strings.Contains(err.Error(), p) {
 		t.Fatalf("flipped bit: %v", err)
 	}
-	// Too large: refused before reading.
+	// Too large: refused before reading ("at most" is the size check at
+	// open; a cap hit while reading says "more than").
 	big := filepath.Join(dir, "big.key")
 	os.WriteFile(big, make([]byte, MaxAccount+1), 0o600)
-	if _, err := LoadAccount(big); !errors.Is(err, safeio.ErrTooLarge) || !strings.Contains(err.Error(), big) {
+	if _, err := LoadAccount(big); !errors.Is(err, safeio.ErrTooLarge) || !strings.Contains(err.Error(), big) ||
+		!strings.Contains(err.Error(), "at most") {
 		t.Fatalf("oversized: %v", err)
 	}
 	// A FIFO (no writer: a blocking open would hang) and a device.

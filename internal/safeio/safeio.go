@@ -25,11 +25,9 @@ var (
 // File is a regular file opened for reading whose reads fail with
 // ErrTooLarge past the cap it was opened with.
 type File struct {
-	f    *os.File
-	name string
-	size int64 // at open
+	lim  limited[*os.File] // the file, its name and its cap
+	size int64             // at open
 	mode fs.FileMode
-	lim  limited // f, capped
 }
 
 // Open opens name for reading if it is a regular file (after following
@@ -49,8 +47,7 @@ func Open(name string, max int64) (*File, error) {
 		f.Close()
 		return nil, err
 	}
-	return &File{f: f, name: name, size: st.Size(), mode: st.Mode(),
-		lim: limited{r: f, name: name, left: max + 1, max: max, what: "grew past %d bytes while read"}}, nil
+	return &File{lim: limited[*os.File]{r: f, name: name, left: max + 1, max: max}, size: st.Size(), mode: st.Mode()}, nil
 }
 
 func checkRegular(name string, st fs.FileInfo, max int64) error {
@@ -81,7 +78,7 @@ func kind(m fs.FileMode) string {
 }
 
 // Name returns the name the file was opened with.
-func (f *File) Name() string { return f.name }
+func (f *File) Name() string { return f.lim.name }
 
 // Size returns the file's size when it was opened.
 func (f *File) Size() int64 { return f.size }
@@ -93,7 +90,13 @@ func (f *File) Mode() fs.FileMode { return f.mode }
 func (f *File) Read(p []byte) (int, error) { return f.lim.Read(p) }
 
 // Close closes the file.
-func (f *File) Close() error { return f.f.Close() }
+func (f *File) Close() error { return f.lim.r.Close() }
+
+// ReadAll reads the rest of the file into one buffer sized from the file's
+// size at open. Unlike io.ReadAll it leaves no stale copy of what it read:
+// a buffer outgrown (the file grew) is cleared before it is dropped, and on
+// error the partial buffer is cleared, so a secret can be read with it.
+func (f *File) ReadAll() ([]byte, error) { return f.readAll(0, nil) }
 
 // ReadFile reads the whole of name, a regular file of at most max bytes.
 func ReadFile(name string, max int64) ([]byte, error) {
@@ -102,7 +105,7 @@ func ReadFile(name string, max int64) ([]byte, error) {
 		return nil, err
 	}
 	defer f.Close()
-	return readAll(f, 0, nil)
+	return f.ReadAll()
 }
 
 // OpenStream opens name for streaming input that is read piece by piece
@@ -131,20 +134,20 @@ func OpenStream(name string) (*os.File, error) {
 // LimitReader returns a reader of r that fails with ErrTooLarge, naming
 // name, once more than max bytes have been read.
 func LimitReader(r io.Reader, name string, max int64) io.Reader {
-	return &limited{r: r, name: name, left: max + 1, max: max, what: "more than %d bytes"}
+	return &limited[io.Reader]{r: r, name: name, left: max + 1, max: max}
 }
 
-// limited reads at most max bytes of r; one byte more (left starts at
-// max+1) tells a reader that ends exactly at the cap from one that goes on.
-type limited struct {
-	r    io.Reader
+// limited reads at most max bytes of r, naming name in its error; one byte
+// more (left starts at max+1) tells a reader that ends exactly at the cap
+// from one that goes on. R is *os.File for a File, which closes it.
+type limited[R io.Reader] struct {
+	r    R
 	name string
 	left int64
 	max  int64
-	what string // the error's format, given max
 }
 
-func (l *limited) Read(p []byte) (int, error) {
+func (l *limited[R]) Read(p []byte) (int, error) {
 	if l.left <= 0 {
 		return 0, l.err()
 	}
@@ -159,8 +162,8 @@ func (l *limited) Read(p []byte) (int, error) {
 	return n, err
 }
 
-func (l *limited) err() error {
-	return fmt.Errorf("%s: %w: "+l.what, l.name, ErrTooLarge, l.max)
+func (l *limited[R]) err() error {
+	return fmt.Errorf("%s: %w: more than %d bytes", l.name, ErrTooLarge, l.max)
 }
 
 // ReadFileHead is ReadFile that first reads the first head bytes (fewer if
@@ -173,15 +176,20 @@ func ReadFileHead(name string, max int64, head int, check func(head []byte) erro
 		return nil, err
 	}
 	defer f.Close()
-	return readAll(f, head, check)
+	return f.readAll(head, check)
 }
 
 // readAll reads f to its end into one buffer of its size, calling check on
-// the first head bytes before reading the rest.
-func readAll(f *File, head int, check func([]byte) error) ([]byte, error) {
+// the first head bytes before reading the rest. See ReadAll on clearing.
+func (f *File) readAll(head int, check func([]byte) error) (_ []byte, err error) {
 	// One byte more than the size: a file that grew is caught by the cap,
 	// one that shrank ends at EOF.
 	b := make([]byte, 0, f.size+1)
+	defer func() {
+		if err != nil {
+			clear(b[:cap(b)])
+		}
+	}()
 	checked := check == nil
 	for {
 		if !checked && (len(b) >= head || int64(len(b)) >= f.size) {
@@ -204,7 +212,11 @@ func readAll(f *File, head int, check func([]byte) error) ([]byte, error) {
 			return nil, err
 		}
 		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
+			// Grow by hand, not by append, to clear the old buffer.
+			nb := make([]byte, len(b), 2*cap(b))
+			copy(nb, b)
+			clear(b)
+			b = nb
 		}
 	}
 }

@@ -115,8 +115,29 @@ func TestFileCap(t *testing.T) {
 		t.Fatal(err)
 	}
 	b, err := io.ReadAll(f)
-	if !errors.Is(err, ErrTooLarge) || len(b) > 100 {
+	if !errors.Is(err, ErrTooLarge) || len(b) > 100 || !strings.Contains(err.Error(), name+": file too large: more than 100 bytes") {
 		t.Errorf("file grown to 200 bytes, cap 100: read %d, %v", len(b), err)
+	}
+}
+
+// ReadAll reads a file that grew after the open, under the cap, whole: its
+// buffer, sized at open, grows.
+func TestFileReadAllGrown(t *testing.T) {
+	name := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(name, []byte("short"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Open(name, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	grown := bytes.Repeat([]byte("0123456789"), 5)
+	if err := os.WriteFile(name, grown, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := f.ReadAll(); err != nil || !bytes.Equal(b, grown) {
+		t.Errorf("ReadAll of a file grown from 5 to 50 bytes: %q, %v", b, err)
 	}
 }
 

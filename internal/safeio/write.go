@@ -23,7 +23,9 @@ func WriteFile(name string, data []byte, perm os.FileMode) error {
 			os.Remove(tmp)
 		}
 	}()
-	// Chmod before any byte is written: a secret is never readable by others.
+	// CreateTemp made the file 0600, so no byte is ever readable by others;
+	// the chmod gives it perm (before the write, so a failed chmod costs
+	// nothing).
 	if err := f.Chmod(perm); err != nil {
 		return err
 	}

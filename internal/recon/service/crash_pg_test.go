@@ -182,7 +182,7 @@ func TestCrashSafetyPostgres(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	checkCrashStore(t, st, wants, nil)
+	checkCrashStore(t, st, wants)
 	for name := range wants {
 		// The reveal the instances stored is whole JSON of some moment.
 		if rv, err := st.Reveal(context.Background(), name); err != nil || (rv != nil && !bytes.HasPrefix(rv, []byte(`{"at":`))) {

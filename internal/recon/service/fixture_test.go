@@ -241,7 +241,16 @@ func pgHarness(t *testing.T, f *fixture, url string, opts *store.PostgresOptions
 // do sends a request and returns the status and body.
 func (h *harness) do(method, path, token, ctype string, body []byte) (int, []byte) {
 	h.t.Helper()
-	req, err := http.NewRequest(method, h.http.URL+path, bytes.NewReader(body))
+	resp, b := h.send(method, path, token, ctype, bytes.NewReader(body))
+	return resp.StatusCode, b
+}
+
+// send sends a request with body as it is (a reader of unknown length goes
+// chunked) and returns the answer, its body read and closed, and that body;
+// token and ctype, if not empty, set Authorization and Content-Type.
+func (h *harness) send(method, path, token, ctype string, body io.Reader) (*http.Response, []byte) {
+	h.t.Helper()
+	req, err := http.NewRequest(method, h.http.URL+path, body)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -260,29 +269,7 @@ func (h *harness) do(method, path, token, ctype string, body []byte) (int, []byt
 	if err != nil {
 		h.t.Fatal(err)
 	}
-	return resp.StatusCode, b
-}
-
-// uploadBody posts body to account's voucher endpoint as a stream and
-// returns the answer, its body read and closed; resp.Request is the request
-// as it was sent.
-func (h *harness) uploadBody(account, token string, body io.Reader) *http.Response {
-	h.t.Helper()
-	req, err := http.NewRequest("POST", h.http.URL+"/v1/accounts/"+account+"/vouchers", body)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", ContentTypeStream)
-	resp, err := h.http.Client().Do(req)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if _, err := io.Copy(io.Discard, resp.Body); err != nil {
-		h.t.Fatal(err)
-	}
-	return resp
+	return resp, b
 }
 
 // upload posts vouchers as a stream and decodes the answer.

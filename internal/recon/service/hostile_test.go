@@ -87,7 +87,7 @@ func TestHostileInput(t *testing.T) {
 
 	// A chunked body is cut at MaxBody too (an io.MultiReader body has no
 	// length, so net/http sends it chunked).
-	resp := h.uploadBody("alice", tokAlice, io.MultiReader(bytes.NewReader(good), bytes.NewReader(make([]byte, maxBody))))
+	resp, _ := h.send("POST", "/v1/accounts/alice/vouchers", tokAlice, ContentTypeStream, io.MultiReader(bytes.NewReader(good), bytes.NewReader(make([]byte, maxBody))))
 	if resp.StatusCode != 413 {
 		t.Errorf("chunked oversized body: %d, want 413", resp.StatusCode)
 	}

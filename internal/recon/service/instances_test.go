@@ -159,7 +159,7 @@ func TestDatabaseDown(t *testing.T) {
 	if err := srv.Halt(); err != nil {
 		t.Fatal(err)
 	}
-	resp := h.uploadBody("alice", tokAlice, bytes.NewReader(streamOf(t, "", vs)))
+	resp, _ := h.send("POST", "/v1/accounts/alice/vouchers", tokAlice, ContentTypeStream, bytes.NewReader(streamOf(t, "", vs)))
 	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" {
 		t.Fatalf("upload with the database down: %d, Retry-After %q", resp.StatusCode, resp.Header.Get("Retry-After"))
 	}
