@@ -384,7 +384,6 @@ func setIDs(m map[ID]bool) []ID {
 	return out
 }
 
-
 func rInRange(r []uint64) bool {
 	for _, e := range r {
 		if e >= tss.Modulus {
