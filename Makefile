@@ -44,7 +44,7 @@ test: ort vet
 	$(CGO_SETTING) $(GO) test -count=1 ./...
 	# The pure-Go build (no cgo): Go decoders, the default model in Go, PDQ.
 	CGO_ENABLED=0 $(GO) build ./...
-	CGO_ENABLED=0 $(GO) test -count=1 ./engine ./cmd/vouchsafe ./pdq ./internal/imgproc
+	CGO_ENABLED=0 $(GO) test -count=1 ./engine ./cmd/vouchsafe ./pdq ./internal/imgproc ./derivative
 	# The generic (purego) field code of internal/p256, and the race detector
 	# on the packages whose tests run goroutines against each other.
 	$(GO) test -count=1 -tags purego ./internal/p256

@@ -1,6 +1,7 @@
 package psi
 
 import (
+	"io"
 	"slices"
 	"testing"
 	"time"
@@ -213,10 +214,14 @@ func BenchmarkECOps(b *testing.B) {
 
 // BenchmarkECSum runs exactly the elliptic-curve operations of one voucher
 // and nothing else, with the fastest code (nistec plus this module's
-// hash-to-curve): for the client, 1 hash-to-curve, 2 slot decodes, 2 base
-// selects, and per pair 3 variable-base mults (β·B1, β·B2, γ·L), 1
-// G-mult, 2 adds and 2 compressions; for the server, per pair 1 decode, 1
-// mult and 1 compression. It also runs the client's sequence with circl.
+// hash-to-curve). For the client that is build's own outerPoints: 1
+// hash-to-curve, 1 base select, and per pair 1 slot decode, 2 variable-base
+// mults (β·B1, β·B2), 1 G-mult (γ·G), 1 fixed-base mult from the table's
+// multiples of L (γ·L) and 2 adds, plus 1 more select for the first pair,
+// then the 2d encodings with one shared inversion. For the server, per pair
+// 1 decode and 1 mult, then the d encodings with one shared inversion. It
+// also runs the client's sequence with circl (generic mults, one
+// compression per point).
 func BenchmarkECSum(b *testing.B) {
 	f, _ := benchFixture(b)
 	t := f.table
@@ -228,8 +233,9 @@ func BenchmarkECSum(b *testing.B) {
 	gamma[0] &= 0x7f
 	y := f.members[0]
 	b.Run("client", func(b *testing.B) {
+		rng := drbg("ec-sum-client")
 		for i := 0; i < b.N; i++ {
-			clientEC(t, &y, beta, gamma)
+			clientEC(b, t, &y, i&1, rng)
 		}
 	})
 	v, _ := f.client(b, 0).Voucher(drbg("ecsum"), &Triple{Hash: y})
@@ -264,19 +270,11 @@ func BenchmarkECSum(b *testing.B) {
 	})
 }
 
-// clientEC is the elliptic-curve work of one client voucher (see BenchmarkECSum).
-func clientEC(t *Table, y *Hash, beta, gamma []byte) {
-	hy, _ := hashPoint(t.nonceH, y)
-	b1 := nistec.NewP256Point().Select(nistec.NewP256Point().SetGenerator(), hy, 0)
-	var bt, gm [32]byte
-	copy(bt[:], beta)
-	copy(gm[:], gamma)
-	for j := 0; j < 2; j++ {
-		pw, _ := decodePoint(t.slotBytes(uint64(j)))
-		b2 := nistec.NewP256Point().Select(t.l, pw, 0)
-		q, s, _ := selfReduce(b1, b2, t.lMul(), &bt, &gm)
-		var enc [2][33]byte
-		p256.CompressBatch(enc[:], []*nistec.P256Point{q, s})
+// clientEC is the elliptic-curve work of one client voucher: build's
+// outerPoints itself, so that the benchmarks cannot drift from build.
+func clientEC(b *testing.B, t *Table, y *Hash, synth int, rng io.Reader) {
+	if _, err := outerPoints(t, y, synth, rng); err != nil {
+		b.Fatal(err)
 	}
 }
 
@@ -346,9 +344,7 @@ func (r *ratioSamples) mean(part int) float64 {
 //	GOMAXPROCS=1 go test -run '^$' -bench Ratio -cpu 1 -count 8 ./psi/
 func BenchmarkRatio(b *testing.B) {
 	f, c := benchFixture(b)
-	beta := make([]byte, 32)
-	drbg("ratio").Read(beta)
-	beta[0] &= 0x7f
+	rng := drbg("ratio")
 	y := f.members[0]
 	d := make([]byte, 3000)
 	b.Run("client", func(b *testing.B) {
@@ -364,7 +360,7 @@ func BenchmarkRatio(b *testing.B) {
 				b.Fatal(err)
 			}
 			t1 := time.Now()
-			clientEC(f.table, &y, beta, beta)
+			clientEC(b, f.table, &y, i&1, rng)
 			rs.add(1, time.Since(t1))
 			rs.add(0, t1.Sub(t0))
 			if i&1 == 1 {

@@ -73,27 +73,16 @@ func (f *fixture) client(t testing.TB, rate float64) *Client {
 	return c
 }
 
-// tally files Match outcomes as a server does between reveals: counts, and
-// the match records with a retry (same id, same share) kept once.
+// tally keeps match records as a server does between reveals: a retry
+// (same id, same share) is kept once.
 type tally struct {
-	vouchers, nonMatches, invalid int
-	records                       []*MatchRecord
+	records []*MatchRecord
 }
 
-// add files one outcome: rec for a match, nil for a non-match, err for an
-// invalid voucher. It reports whether rec was new.
-func (s *tally) add(rec *MatchRecord, err error) bool {
-	s.vouchers++
-	switch {
-	case err != nil:
-		s.invalid++
-		return false
-	case rec == nil:
-		s.nonMatches++
-		return false
-	}
+// add files one match record and reports whether it was new.
+func (s *tally) add(rec *MatchRecord) bool {
 	for _, r := range s.records {
-		if r.ID == rec.ID && sameShare(r, rec) {
+		if r.SameShare(rec) {
 			return false
 		}
 	}

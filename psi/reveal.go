@@ -156,7 +156,7 @@ func Reveal(p Params, records []*MatchRecord) (*RevealResult, error) {
 		}
 		dup := false
 		for j := len(distinct) - 1; j >= 0 && distinct[j].ID == r.ID; j-- {
-			if sameShare(distinct[j], r) {
+			if distinct[j].SameShare(r) {
 				dup = true
 				break
 			}
@@ -382,10 +382,6 @@ func setIDs(m map[ID]bool) []ID {
 	}
 	sortIDs(out)
 	return out
-}
-
-func sameShare(a, b *MatchRecord) bool {
-	return a.X == b.X && a.Z == b.Z && slices.Equal(a.R, b.R)
 }
 
 func rInRange(r []uint64) bool {

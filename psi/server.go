@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime"
+	"slices"
 
 	"filippo.io/nistec"
 	"golang.org/x/sync/errgroup"
@@ -240,6 +241,14 @@ type MatchRecord struct {
 	X    [xSize]byte // share x-coordinate, top bit set
 	Z    [zSize]byte // share value, < q
 	ADCT []byte      // adnonce ‖ AES-256-GCM(adkey, AD) ‖ tag
+}
+
+// SameShare reports whether o is a retry of r: the same id with the same
+// share (x, z and DHF values). Reveal counts such records once; a server
+// that keeps records between reveals can drop o. Records with the same id
+// and different shares are a conflict, not a retry.
+func (r *MatchRecord) SameShare(o *MatchRecord) bool {
+	return r.ID == o.ID && r.X == o.X && r.Z == o.Z && slices.Equal(r.R, o.R)
 }
 
 // MarshalBinary encodes the record:

@@ -350,52 +350,11 @@ func (c *Client) build(seed [32]byte, tr *Triple, synth int) ([]byte, error) {
 	newGCM(rkey[:]).Seal(v[rctOff:rctOff], zeroNonce[:], inner, prefix)
 
 	// Outer layer.
-	hy, err := hashPoint(t.nonceH, &tr.Hash)
+	enc, err := outerPoints(t, &tr.Hash, synth, rng)
 	if err != nil {
 		return nil, err
 	}
-	slots := make([]uint64, d)
-	slotsOf(&tr.Hash, t.nonces, t.slots, slots)
-	g := nistec.NewP256Point().SetGenerator()
-	b1 := nistec.NewP256Point().Select(g, hy, synth)
 	pairs := make([][pairSize]byte, d)
-	// pts[j] is Q_j and pts[d+j] is S_j, encoded together (one field inversion).
-	pts := make([]*nistec.P256Point, 2*d)
-	lMul := t.lMul()
-	var beta, gamma [32]byte
-	for j := 0; j < d; j++ {
-		pw, err := t.point(slots[j])
-		if err != nil {
-			return nil, err
-		}
-		b2 := pw
-		if j == 0 {
-			b2 = nistec.NewP256Point().Select(t.l, pw, synth)
-		}
-		for {
-			if err := randomScalar(rng, &beta); err != nil {
-				return nil, err
-			}
-			if err := randomScalar(rng, &gamma); err != nil {
-				return nil, err
-			}
-			q, s, err := selfReduce(b1, b2, lMul, &beta, &gamma)
-			if err != nil {
-				return nil, err
-			}
-			if q.IsInfinity()|s.IsInfinity() == 1 {
-				continue // probability about 2^-255: draw again
-			}
-			pts[j], pts[d+j] = q, s
-			break
-		}
-	}
-	clear(beta[:])
-	clear(gamma[:])
-	enc := make([][33]byte, 2*d)
-	if err := p256.CompressBatch(enc, pts); err != nil {
-		return nil, err // unreachable: no point is the point at infinity
-	}
 	for j := 0; j < d; j++ {
 		encQ := enc[j][:]
 		k := outerKey(enc[d+j][:], prefix, encQ)
@@ -423,6 +382,61 @@ func (c *Client) build(seed [32]byte, tr *Triple, synth int) ([]byte, error) {
 	clear(rkey[:])
 	clear(ckey[:])
 	return v, nil
+}
+
+// outerPoints is the elliptic-curve part of build's outer layer (see build):
+// for each of the table's d pairs it draws β_j and γ_j from rng and returns
+// the encodings of Q_j in enc[j] and of S_j in enc[d+j], all 2d encoded
+// together (one field inversion). synth is 1 for a synthetic voucher, 0 for
+// a real one, and is used only through constant-time selects. It is its own
+// function so that BenchmarkECSum and BenchmarkRatio time exactly this work.
+func outerPoints(t *Table, y *Hash, synth int, rng io.Reader) (enc [][33]byte, err error) {
+	d := t.d
+	hy, err := hashPoint(t.nonceH, y)
+	if err != nil {
+		return nil, err
+	}
+	slots := make([]uint64, d)
+	slotsOf(y, t.nonces, t.slots, slots)
+	g := nistec.NewP256Point().SetGenerator()
+	b1 := nistec.NewP256Point().Select(g, hy, synth)
+	pts := make([]*nistec.P256Point, 2*d)
+	lMul := t.lMul()
+	var beta, gamma [32]byte
+	defer clear(beta[:])
+	defer clear(gamma[:])
+	for j := 0; j < d; j++ {
+		pw, err := t.point(slots[j])
+		if err != nil {
+			return nil, err
+		}
+		b2 := pw
+		if j == 0 { // only the first pair of a synthetic voucher uses L
+			b2 = nistec.NewP256Point().Select(t.l, pw, synth)
+		}
+		for {
+			if err := randomScalar(rng, &beta); err != nil {
+				return nil, err
+			}
+			if err := randomScalar(rng, &gamma); err != nil {
+				return nil, err
+			}
+			q, s, err := selfReduce(b1, b2, lMul, &beta, &gamma)
+			if err != nil {
+				return nil, err
+			}
+			if q.IsInfinity()|s.IsInfinity() == 1 {
+				continue // probability about 2^-255: draw again
+			}
+			pts[j], pts[d+j] = q, s
+			break
+		}
+	}
+	enc = make([][33]byte, 2*d)
+	if err := p256.CompressBatch(enc, pts); err != nil {
+		return nil, err // unreachable: no point is the point at infinity
+	}
+	return enc, nil
 }
 
 // selfReduce returns Q = β·B1 + γ·G and S = β·B2 + γ·L, with γ·L from the

@@ -8,9 +8,9 @@
 #                              libjpeg.a are looked for
 #
 # The cgo JPEG decoder (internal/jpeg) links libjpeg-turbo's libjpeg API
-# statically (Debian's libjpeg62-turbo-dev). When it is missing and PREFIX is
-# /usr, it is installed with apt-get (sudo when not root, never a password
-# prompt without a terminal).
+# statically (package libjpeg-dev, which is libjpeg-turbo on Debian and
+# Ubuntu). When it is missing and PREFIX is /usr, it is installed with apt-get
+# (sudo when not root, never a password prompt without a terminal).
 # When it cannot be had, the build goes on without cgo: the pure-Go decoders and
 # the pure-Go default model, which the code already supports.
 set -uo pipefail
@@ -23,8 +23,17 @@ if [ "${CGO_ENABLED:-}" = 0 ]; then
   exit 0
 fi
 
+# have_turbo reports whether PREFIX has libjpeg-turbo's headers and static
+# library. The headers must define LIBJPEG_TURBO_VERSION, as internal/jpeg
+# requires (it #errors without): IJG libjpeg has the same file names, and
+# with it the build would fail instead of installing or falling back.
 have_turbo() {
   [ -f "$prefix/include/jpeglib.h" ] || return 1
+  local inc=()
+  [ "$prefix" = /usr ] || inc=("-I$prefix/include")
+  # jpeglib.h needs stdio.h first (FILE, size_t), as in internal/jpeg.
+  printf '#include <stdio.h>\n#include <jpeglib.h>\n#ifndef LIBJPEG_TURBO_VERSION\n#error not libjpeg-turbo\n#endif\n' |
+    "$cc" "${inc[@]}" -E -x c -o /dev/null - >/dev/null 2>&1 || return 1
   local arch d
   arch=$("$cc" -print-multiarch 2>/dev/null || true)
   for d in ${arch:+"$prefix/lib/$arch"} "$prefix/lib64" "$prefix/lib"; do
@@ -52,23 +61,24 @@ if have_turbo; then
   setting
   exit 0
 fi
-[ "$prefix" = /usr ] || fallback "libjpeg-turbo (jpeglib.h, libjpeg.a) not found under $prefix"
+[ "$prefix" = /usr ] || fallback "libjpeg-turbo (jpeglib.h defining LIBJPEG_TURBO_VERSION, libjpeg.a) not found under $prefix"
 
-# Install it, the same apt step as .ci/run.
+# Install it (.ci/run installs only what the tests need and leaves this to
+# make, which runs this script).
 sudo=()
 if [ "$(id -u)" != 0 ]; then
   if command -v sudo >/dev/null 2>&1 && { sudo -n true 2>/dev/null || [ -t 0 ]; }; then
     sudo=(sudo)
   else
-    fallback "libjpeg62-turbo-dev is not installed and cannot be installed here (not root, no sudo)"
+    fallback "libjpeg-dev is not installed and cannot be installed here (not root, no sudo)"
   fi
 fi
-command -v apt-get >/dev/null 2>&1 || fallback "libjpeg62-turbo-dev is not installed and there is no apt-get to install it"
-echo "deps: installing libjpeg62-turbo-dev with ${sudo[*]:+sudo }apt-get (libjpeg-turbo, linked into the cgo JPEG decoder)" >&2
-install() { DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq libjpeg62-turbo-dev >/dev/null 2>&1; }
+command -v apt-get >/dev/null 2>&1 || fallback "libjpeg-dev is not installed and there is no apt-get to install it"
+echo "deps: installing libjpeg-dev with ${sudo[*]:+sudo }apt-get (libjpeg-turbo, linked into the cgo JPEG decoder)" >&2
+install() { DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq libjpeg-dev >/dev/null 2>&1; }
 if ! install; then
   "${sudo[@]}" apt-get update -qq >/dev/null 2>&1
   install || true
 fi
-have_turbo || fallback "installing libjpeg62-turbo-dev with apt-get failed"
+have_turbo || fallback "installing libjpeg-dev with apt-get failed"
 setting

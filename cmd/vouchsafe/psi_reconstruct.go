@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"sort"
 
 	"github.com/vouchsafe/vouchsafe/internal/keyfile"
@@ -177,7 +176,7 @@ func (t *tally) add(rec *psi.MatchRecord, err error) {
 		return
 	}
 	for _, r := range t.byID[rec.ID] {
-		if r.X == rec.X && r.Z == rec.Z && slices.Equal(r.R, rec.R) {
+		if r.SameShare(rec) {
 			return
 		}
 	}

@@ -14,7 +14,7 @@ package jpeg
 // Pillow's pixels and Meta's PDQ vectors are libjpeg-turbo's: IJG libjpeg 9
 // upsamples and scales differently.
 #ifndef LIBJPEG_TURBO_VERSION
-#error "internal/jpeg needs libjpeg-turbo's jpeglib.h (Debian: libjpeg62-turbo-dev)"
+#error "internal/jpeg needs libjpeg-turbo's jpeglib.h (Debian, Ubuntu: libjpeg-dev)"
 #endif
 
 #if JPEG_LIB_VERSION >= 70

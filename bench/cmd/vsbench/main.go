@@ -37,6 +37,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -589,66 +590,82 @@ func decodeStage(ctx context.Context, files []string, workers int, c config) (St
 		}
 		safeio.ReadFile(f, safeio.MaxImageFile)
 	}
-	// A preparer and an input tensor per running goroutine, as the engine's
-	// decode workers have; each keeps its own latencies.
+	// workers goroutines, each with its own preparer and input tensor as the
+	// engine's decode workers have, take the next item from a shared counter:
+	// item k is files[k%nf] in pass k/nf. Whole passes only, repeated until
+	// minTime has passed: the first worker to reach a pass decides whether
+	// it runs. A file that fails is noted, not a failure of the stage.
 	type worker struct {
 		p   *imgproc.Preparer
 		dst []float32
-		lat []time.Duration
 	}
-	free := make(chan *worker, workers)
-	for range workers {
-		free <- &worker{
+	ws := make([]worker, workers) // made before the clock starts
+	for i := range ws {
+		ws[i] = worker{
 			p:   imgproc.NewPreparer(imgproc.Options{Exact: c.Exact, AutoOrient: c.AutoOrient}),
 			dst: make([]float32, 3*engine.InputSize*engine.InputSize),
 		}
 	}
-	var mu sync.Mutex
+	nf := int64(len(files))
+	var next atomic.Int64
+	c0, t0 := cputime.Process(), time.Now()
+	var mu sync.Mutex // guards the pass decision and the results below
+	lastPass, stopped := int64(0), false
+	runs := func(pass int64) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case pass <= lastPass:
+			return true
+		case stopped:
+			return false
+		case ctx.Err() != nil || time.Since(t0) >= c.MinTime:
+			stopped = true
+			return false
+		}
+		lastPass = pass
+		return true
+	}
 	var mp []float64
 	var errs []string
-	// A file that fails is noted, not a failure of the stage.
+	var lat []time.Duration
 	var g errgroup.Group
-	g.SetLimit(workers)
-	c0, t0 := cputime.Process(), time.Now()
-	n := 0
-feed:
-	for pass := 0; pass == 0 || time.Since(t0) < c.MinTime; pass++ {
-		for i := range files {
-			if ctx.Err() != nil {
-				break feed
-			}
-			first := pass == 0
-			n++
-			g.Go(func() error {
-				w := <-free
-				defer func() { free <- w }()
-				t0 := time.Now()
-				data, err := safeio.ReadFile(files[i], safeio.MaxImageFile)
+	for _, w := range ws {
+		g.Go(func() error {
+			var local []time.Duration
+			defer func() {
+				mu.Lock()
+				lat = append(lat, local...)
+				mu.Unlock()
+			}()
+			for {
+				k := next.Add(1) - 1
+				if nf == 0 || ctx.Err() != nil || !runs(k/nf) {
+					return nil
+				}
+				f := files[k%nf]
+				t := time.Now()
+				data, err := safeio.ReadFile(f, safeio.MaxImageFile)
 				var wd, ht int
 				if err == nil {
 					info, perr := w.p.Prepare(data, w.dst)
 					wd, ht, err = info.Width, info.Height, perr
 				}
-				w.lat = append(w.lat, time.Since(t0))
-				if first {
+				local = append(local, time.Since(t))
+				if k < nf { // the first pass: what each file is
 					mu.Lock()
 					if err != nil {
-						errs = append(errs, fmt.Sprintf("%s: %v", files[i], err))
+						errs = append(errs, fmt.Sprintf("%s: %v", f, err))
 					} else {
 						mp = append(mp, float64(wd)*float64(ht)/1e6)
 					}
 					mu.Unlock()
 				}
-				return nil
-			})
-		}
+			}
+		})
 	}
 	g.Wait()
-	close(free)
-	var lat []time.Duration
-	for w := range free {
-		lat = append(lat, w.lat...)
-	}
+	n := len(lat)
 	wall := time.Since(t0)
 	s := newStage("decode", n, wall, lat, "image")
 	s.setCPU(c0)

@@ -171,68 +171,66 @@ func main() {
 	fmt.Printf("%d clients, %d uploads of %d vouchers over %d accounts, loopback HTTP, %d instance(s), store %s\n", *clients, requests, *batch, *accounts, *instances, storeName)
 	report(0)
 	initial := size()
-	// Uploads run at most *clients at a time, each on a free client: its own
-	// connection (one idle connection per host) and buffer, as a separate
-	// uploader would have. The first failure stops the run.
+	// *clients goroutines upload, each as a separate uploader would: its own
+	// connection (one idle connection per host), buffer and latencies, and
+	// the next upload from a shared counter. The first failure stops the run.
 	type client struct {
 		hc  *http.Client
 		buf bytes.Buffer
 		lat []time.Duration
 	}
 	cls := make([]*client, *clients)
-	free := make(chan *client, *clients)
 	for i := range cls {
 		cls[i] = &client{hc: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 1}}}
-		free <- cls[i]
 	}
 	g, ctx := errgroup.WithContext(context.Background())
-	g.SetLimit(*clients)
+	var next atomic.Int64
 	t0 := time.Now()
-	for r := range int64(requests) {
-		if ctx.Err() != nil {
-			break
-		}
+	for _, c := range cls {
 		g.Go(func() error {
-			c := <-free
-			defer func() { free <- c }()
-			c.buf.Reset()
-			w, _ := psi.NewVoucherWriter(&c.buf, "")
-			for i := 0; i < *batch; i++ {
-				k := int(r)*(*batch) + i
-				v := vouchers[k%len(vouchers)]
-				if k%10 != 0 {
-					v = bytes.Clone(v)
-					binary.BigEndian.PutUint64(v[16:], idc.Add(1))       // a fresh id
-					binary.BigEndian.PutUint64(v[24:], 0x5653_4c4f_4144) // "VSLOAD"
+			for {
+				r := next.Add(1) - 1
+				if r >= int64(requests) || ctx.Err() != nil {
+					return nil
 				}
-				w.Write(v)
+				c.buf.Reset()
+				w, _ := psi.NewVoucherWriter(&c.buf, "")
+				for i := 0; i < *batch; i++ {
+					k := int(r)*(*batch) + i
+					v := vouchers[k%len(vouchers)]
+					if k%10 != 0 {
+						v = bytes.Clone(v)
+						binary.BigEndian.PutUint64(v[16:], idc.Add(1))       // a fresh id
+						binary.BigEndian.PutUint64(v[24:], 0x5653_4c4f_4144) // "VSLOAD"
+					}
+					w.Write(v)
+				}
+				w.Flush()
+				req, err := http.NewRequestWithContext(ctx, "POST", fmt.Sprintf("%s/v1/accounts/acct-%d/vouchers", urls[r%int64(len(urls))], r%int64(*accounts)), bytes.NewReader(c.buf.Bytes()))
+				if err != nil {
+					return err
+				}
+				req.Header.Set("Authorization", "Bearer "+token)
+				req.Header.Set("Content-Type", service.ContentTypeStream)
+				t := time.Now()
+				resp, err := c.hc.Do(req)
+				if err != nil {
+					return err
+				}
+				var res service.IngestResult
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != 200 || json.Unmarshal(body, &res) != nil {
+					return fmt.Errorf("upload: %d %s", resp.StatusCode, body)
+				}
+				c.lat = append(c.lat, time.Since(t))
+				stored.Add(int64(res.Stored))
+				dups.Add(int64(res.Duplicate))
+				rejected.Add(int64(res.Rejected))
+				if n := done.Add(1); nextReport > 0 && n%nextReport == 0 {
+					report(n)
+				}
 			}
-			w.Flush()
-			req, err := http.NewRequestWithContext(ctx, "POST", fmt.Sprintf("%s/v1/accounts/acct-%d/vouchers", urls[r%int64(len(urls))], r%int64(*accounts)), bytes.NewReader(c.buf.Bytes()))
-			if err != nil {
-				return err
-			}
-			req.Header.Set("Authorization", "Bearer "+token)
-			req.Header.Set("Content-Type", service.ContentTypeStream)
-			t := time.Now()
-			resp, err := c.hc.Do(req)
-			if err != nil {
-				return err
-			}
-			var res service.IngestResult
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			if resp.StatusCode != 200 || json.Unmarshal(body, &res) != nil {
-				return fmt.Errorf("upload: %d %s", resp.StatusCode, body)
-			}
-			c.lat = append(c.lat, time.Since(t))
-			stored.Add(int64(res.Stored))
-			dups.Add(int64(res.Duplicate))
-			rejected.Add(int64(res.Rejected))
-			if n := done.Add(1); nextReport > 0 && n%nextReport == 0 {
-				report(n)
-			}
-			return nil
 		})
 	}
 	check(g.Wait())
