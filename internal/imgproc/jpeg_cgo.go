@@ -12,11 +12,6 @@ import (
 // haveTurbo reports whether JPEG goes through libjpeg-turbo.
 const haveTurbo = true
 
-// jpegScales are the DCT-domain scales (k/8) the fast path may pick: those
-// up to 1/2. libjpeg-turbo has SIMD IDCTs for 1/2 and 1/4 only, and the
-// plain-C 5/8 to 7/8 ones cost more than they save.
-var jpegScales = [...]int{4, 3, 2, 1}
-
 // jpegDecoder decodes JPEG through internal/jpeg with libjpeg's defaults
 // (accurate integer IDCT, fancy upsampling), which Pillow's libjpeg-turbo
 // also uses, so full-size output matches Pillow's pixels. Each call runs on
@@ -61,16 +56,8 @@ func (d *jpegDecoder) decode(data []byte, dst *RGB, info *Info, minSide, maxPixe
 	if int64(w)*int64(h) > int64(maxPixels) {
 		return &FormatError{Format: "jpeg", Err: fmt.Errorf("%w: %dx%d pixels", ErrTooLarge, w, h)}
 	}
-	opts := jpeg.Options{ScaleNum: 8, ScaleDenom: 8}
-	sw, sh := w, h
-	if minSide > 0 {
-		for _, k := range jpegScales {
-			x, y := jpeg.Scaled(w, k, 8), jpeg.Scaled(h, k, 8)
-			if x >= minSide && y >= minSide && x*y < sw*sh {
-				sw, sh, opts.ScaleNum = x, y, k
-			}
-		}
-	}
+	k, sw, sh := jpegScale(w, h, minSide)
+	opts := jpeg.Options{ScaleNum: k, ScaleDenom: 8}
 	var out jpeg.Info
 	if hdr.ColorSpace == jpeg.CMYK || hdr.ColorSpace == jpeg.YCCK {
 		// libjpeg gives the stored CMYK samples; Pillow inverts those of
