@@ -5,6 +5,7 @@ import (
 	"errors"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // failFirst is the model's real session, except that its first call fails.
@@ -35,8 +36,16 @@ func TestRunInferErrorManyStreams(t *testing.T) {
 	for len(paths) < 12 {
 		paths = append(paths, ps...)
 	}
-	_, err := h.Run(context.Background(), files(paths), func(Record) error { return nil })
-	if !errors.Is(err, errInjected) {
+	// A run that hangs on the lost stream fails here within a minute,
+	// not at the global test timeout.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err := h.Run(ctx, files(paths), func(Record) error { return nil })
+	switch {
+	case errors.Is(err, errInjected):
+	case errors.Is(err, context.DeadlineExceeded):
+		t.Fatalf("Run hung on the failed stream until the 1-minute deadline: %v", err)
+	default:
 		t.Fatalf("Run error = %v, want %v", err, errInjected)
 	}
 }

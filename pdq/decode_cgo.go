@@ -3,27 +3,11 @@
 package pdq
 
 import (
-	"errors"
-	"fmt"
 	"image"
 
 	"github.com/vouchsafe/vouchsafe/internal/imgproc"
 	"github.com/vouchsafe/vouchsafe/internal/jpeg"
 )
-
-// jpegError turns an error of internal/jpeg into libjpeg's message; a
-// premature end of data wraps imgproc.ErrTruncated, as the NeuralHash
-// decoder's does.
-func jpegError(err error) error {
-	var je *jpeg.Error
-	switch {
-	case errors.As(err, &je) && errors.Is(err, jpeg.ErrTruncated):
-		return fmt.Errorf("%w: %s", imgproc.ErrTruncated, je.Msg)
-	case errors.As(err, &je):
-		return errors.New(je.Msg)
-	}
-	return err
-}
 
 // turboJPEG reports whether JPEG is decoded by libjpeg-turbo in this build
 // (with cgo) rather than by image/jpeg.
@@ -40,13 +24,15 @@ const turboJPEG = true
 // It handles greyscale files and YCbCr files with 4:4:4 or 4:2:0 sampling,
 // returning an *image.Gray or a 4:4:4 *image.YCbCr, and reports false for
 // other files (CMYK, 4:2:2, ...), which the caller decodes as before.
+// libjpeg's errors go through imgproc.LibJPEGError, so that a truncated
+// file wraps imgproc.ErrTruncated as in the NeuralHash decoder.
 func decodeJPEGRef(data []byte) (image.Image, bool, error) {
 	if len(data) == 0 {
 		return nil, false, nil
 	}
 	hd, err := jpeg.ReadHeader(data)
 	if err != nil {
-		return nil, false, jpegError(err)
+		return nil, false, imgproc.LibJPEGError(err)
 	}
 	w, h := hd.Width, hd.Height
 	if w <= 0 || h <= 0 || hd.Precision != 8 {
@@ -57,7 +43,7 @@ func decodeJPEGRef(data []byte) (image.Image, bool, error) {
 	case hd.Components == 1 && hd.ColorSpace == jpeg.Gray:
 		m := image.NewGray(image.Rect(0, 0, w, h))
 		if _, err := jpeg.DecodePlanes(data, luma, [3][]byte{m.Pix}, w, h); err != nil {
-			return nil, false, jpegError(err)
+			return nil, false, imgproc.LibJPEGError(err)
 		}
 		return m, true, nil
 	case hd.Components == 3 && hd.ColorSpace == jpeg.YCbCr:
@@ -69,18 +55,18 @@ func decodeJPEGRef(data []byte) (image.Image, bool, error) {
 		switch s[0] {
 		case jpeg.Sampling{H: 1, V: 1}:
 			if _, err := jpeg.DecodePlanes(data, luma, [3][]byte{m.Y, m.Cb, m.Cr}, w, h); err != nil {
-				return nil, false, jpegError(err)
+				return nil, false, imgproc.LibJPEGError(err)
 			}
 		case jpeg.Sampling{H: 2, V: 2}:
 			if _, err := jpeg.DecodePlanes(data, luma, [3][]byte{m.Y, nil, nil}, w, h); err != nil {
-				return nil, false, jpegError(err)
+				return nil, false, imgproc.LibJPEGError(err)
 			}
 			// Twice the scale: the chroma blocks of a 4:2:0 file come out at
 			// full resolution through libjpeg's 16×16 IDCT (the luma is
 			// skipped).
 			chroma := jpeg.Options{ScaleNum: 16, ScaleDenom: 8, DCT: jpeg.DCTISlow}
 			if _, err := jpeg.DecodePlanes(data, chroma, [3][]byte{nil, m.Cb, m.Cr}, w, h); err != nil {
-				return nil, false, jpegError(err)
+				return nil, false, imgproc.LibJPEGError(err)
 			}
 		default:
 			return nil, false, nil

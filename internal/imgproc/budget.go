@@ -70,17 +70,38 @@ func DecodeCost(data []byte, minSide int, extraPerPixel int64) int64 {
 	}
 	px := int64(h.Width) * int64(h.Height)
 	out := px
-	if h.Format == "jpeg" && minSide > 0 && haveTurbo {
-		for s := int64(8); s >= 2; s /= 2 {
-			if int64(h.Width)/s >= int64(minSide) && int64(h.Height)/s >= int64(minSide) {
-				out = px / (s * s)
-				break
-			}
-		}
+	if h.Format == "jpeg" && haveTurbo {
+		// The decoder's own choice, so the estimate is its output size.
+		_, sw, sh := jpegScale(h.Width, h.Height, minSide)
+		out = int64(sw) * int64(sh)
 	}
 	// The RGB result (and an oriented copy, or CMYK samples).
 	cost += px*int64(h.BytesPerPixel) + 2*3*out + px*extraPerPixel
 	// Resize: one horizontal pass of Side columns in float32 per row.
 	cost += int64(h.Height) * Side * 3 * 4
 	return cost
+}
+
+// jpegScales are the DCT-domain scales (k/8) the fast path may pick: those
+// up to 1/2. libjpeg-turbo has SIMD IDCTs for 1/2 and 1/4 only, and the
+// plain-C 5/8 to 7/8 ones cost more than they save.
+var jpegScales = [...]int{4, 3, 2, 1}
+
+// jpegScale returns the scale k/8 at which libjpeg decodes a w×h JPEG for
+// minSide, and the size it gives: the smallest of jpegScales keeping both
+// sides at least minSide, or 8/8 (full size) for none or minSide ≤ 0. The
+// size is libjpeg's, n·k/8 rounded up (jpeg.Scaled); the decoder checks it.
+// DecodeCost shares it so that its estimate is the decoder's real size.
+func jpegScale(w, h, minSide int) (k, sw, sh int) {
+	k, sw, sh = 8, w, h
+	if minSide <= 0 {
+		return k, sw, sh
+	}
+	for _, s := range jpegScales {
+		x, y := (w*s+7)/8, (h*s+7)/8
+		if x >= minSide && y >= minSide && int64(x)*int64(y) < int64(sw)*int64(sh) {
+			k, sw, sh = s, x, y
+		}
+	}
+	return k, sw, sh
 }

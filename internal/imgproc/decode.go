@@ -96,9 +96,10 @@ func sniff(b []byte) string {
 }
 
 // Decoder decodes images to RGB as Pillow's Image.open(...).convert('RGB')
-// does. It keeps scratch memory between images (every JPEG is decoded on a
-// fresh libjpeg decompressor, internal/jpeg): it is not safe for concurrent
-// use, and Close releases it. The zero value is not usable; call NewDecoder.
+// does. It keeps scratch buffers (Go memory) between images; every JPEG is
+// decoded on a fresh libjpeg decompressor (internal/jpeg), so it holds no
+// native resources. It is not safe for concurrent use. The zero value is
+// not usable; call NewDecoder.
 type Decoder struct {
 	jpeg  *jpegDecoder // nil in pure-Go builds
 	tmp   RGB          // scratch for orientation
@@ -110,12 +111,11 @@ func NewDecoder() *Decoder {
 	return &Decoder{jpeg: newJPEGDecoder(), ready: true}
 }
 
-// Close releases the Decoder's native resources. It is safe to call twice.
+// Close drops the Decoder's scratch buffers; Decode fails after it. It is
+// safe to call twice.
 func (d *Decoder) Close() error {
-	if d.jpeg != nil {
-		d.jpeg.close()
-		d.jpeg = nil
-	}
+	d.jpeg = nil
+	d.tmp = RGB{}
 	d.ready = false
 	return nil
 }
@@ -140,11 +140,10 @@ func (d *Decoder) Decode(data []byte, dst *RGB, opts DecodeOptions) (Info, error
 	if info.Format == "jpeg" {
 		info.Orientation = jpegOrientation(data)
 		if d.jpeg != nil {
-			ok, err := d.jpeg.decode(data, dst, &info, opts.MinSide, maxPixels)
-			if err != nil {
+			if err := d.jpeg.decode(data, dst, &info, opts.MinSide, maxPixels); err != nil {
 				return info, err
 			}
-			decoded = ok
+			decoded = true
 		}
 	}
 	if !decoded {

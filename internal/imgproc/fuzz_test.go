@@ -62,7 +62,6 @@ func FuzzJPEGOrientation(f *testing.F) {
 		if o := jpegOrientation(data); o < 1 || o > 8 {
 			t.Fatalf("orientation %d", o)
 		}
-		jpegAdobe(data)
 	})
 }
 
@@ -76,10 +75,14 @@ func mustReadF(f *testing.F, path string) []byte {
 
 // FuzzProbe checks that no header makes Probe panic, and that the size it
 // reads is the decoder's whenever both succeed (the memory budget and the
-// pixel cap rely on it).
+// pixel cap rely on it), and that DecodeCost covers at least the input and
+// the fast path's RGB result.
 func FuzzProbe(f *testing.F) {
 	addFixtureSeeds(f)
 	f.Add([]byte("\xff\xd8\xff\xdb\x00\x43"))
+	d := NewDecoder()
+	defer d.Close()
+	var m RGB
 	f.Fuzz(func(t *testing.T, data []byte) {
 		h, err := Probe(data)
 		if err != nil {
@@ -95,8 +98,12 @@ func FuzzProbe(f *testing.F) {
 		if err == nil && (info.Width != h.Width || info.Height != h.Height) {
 			t.Fatalf("Probe says %dx%d, Decode %dx%d", h.Width, h.Height, info.Width, info.Height)
 		}
-		if DecodeCost(data, Side, 0) < int64(len(data)) {
+		cost := DecodeCost(data, Side, 0)
+		if cost < int64(len(data)) {
 			t.Fatal("DecodeCost below the input's size")
+		}
+		if _, err := d.Decode(data, &m, DecodeOptions{MinSide: Side}); err == nil && cost < int64(len(data))+3*int64(m.Rect.Dx())*int64(m.Rect.Dy()) {
+			t.Fatalf("DecodeCost %d below the input (%d bytes) and its %dx%d result", cost, len(data), m.Rect.Dx(), m.Rect.Dy())
 		}
 	})
 }

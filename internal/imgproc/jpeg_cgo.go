@@ -12,60 +12,52 @@ import (
 // haveTurbo reports whether JPEG goes through libjpeg-turbo.
 const haveTurbo = true
 
-// jpegScales are the DCT-domain scales (k/8) the fast path may pick: those
-// up to 1/2. libjpeg-turbo has SIMD IDCTs for 1/2 and 1/4 only, and the
-// plain-C 5/8 to 7/8 ones cost more than they save.
-var jpegScales = [...]int{4, 3, 2, 1}
-
 // jpegDecoder decodes JPEG through internal/jpeg with libjpeg's defaults
 // (accurate integer IDCT, fancy upsampling), which Pillow's libjpeg-turbo
 // also uses, so full-size output matches Pillow's pixels. Each call runs on
 // a fresh libjpeg decompressor, so a corrupt file cannot affect the next
-// one; what it keeps is scratch memory.
+// one; all it keeps between calls is a Go scratch buffer.
 type jpegDecoder struct {
 	cmyk []uint8 // scratch for CMYK JPEGs
 }
 
 func newJPEGDecoder() *jpegDecoder { return &jpegDecoder{} }
 
-func (d *jpegDecoder) close() { d.cmyk = nil }
-
-// jpegError turns an error of internal/jpeg into a *FormatError; a premature
-// end of data wraps ErrTruncated.
-func jpegError(err error) error {
+// LibJPEGError turns an error of internal/jpeg into libjpeg's message; a
+// premature end of data wraps ErrTruncated. Other errors are returned as
+// they are. The NeuralHash and PDQ decoders share it so that both report
+// truncation alike.
+func LibJPEGError(err error) error {
 	var je *jpeg.Error
 	switch {
 	case errors.As(err, &je) && errors.Is(err, jpeg.ErrTruncated):
-		err = fmt.Errorf("%w: %s", ErrTruncated, je.Msg)
+		return fmt.Errorf("%w: %s", ErrTruncated, je.Msg)
 	case errors.As(err, &je):
-		err = errors.New(je.Msg)
+		return errors.New(je.Msg)
 	}
-	return &FormatError{Format: "jpeg", Err: err}
+	return err
 }
 
-// decode decodes data into dst. It always decodes (true) or fails. libjpeg's
-// warnings (corrupt data it can go on from) are not fatal, as in Pillow,
-// except a premature end of data: Pillow refuses truncated files.
-func (d *jpegDecoder) decode(data []byte, dst *RGB, info *Info, minSide, maxPixels int) (ok bool, err error) {
+// jpegError is LibJPEGError as a *FormatError.
+func jpegError(err error) error {
+	return &FormatError{Format: "jpeg", Err: LibJPEGError(err)}
+}
+
+// decode decodes data into dst. libjpeg's warnings (corrupt data it can go
+// on from) are not fatal, as in Pillow, except a premature end of data:
+// Pillow refuses truncated files.
+func (d *jpegDecoder) decode(data []byte, dst *RGB, info *Info, minSide, maxPixels int) error {
 	hdr, err := jpeg.ReadHeader(data)
 	if err != nil {
-		return false, jpegError(err)
+		return jpegError(err)
 	}
 	w, h := hdr.Width, hdr.Height
 	info.Width, info.Height = w, h
 	if int64(w)*int64(h) > int64(maxPixels) {
-		return false, &FormatError{Format: "jpeg", Err: fmt.Errorf("%w: %dx%d pixels", ErrTooLarge, w, h)}
+		return &FormatError{Format: "jpeg", Err: fmt.Errorf("%w: %dx%d pixels", ErrTooLarge, w, h)}
 	}
-	opts := jpeg.Options{ScaleNum: 8, ScaleDenom: 8}
-	sw, sh := w, h
-	if minSide > 0 {
-		for _, k := range jpegScales {
-			x, y := jpeg.Scaled(w, k, 8), jpeg.Scaled(h, k, 8)
-			if x >= minSide && y >= minSide && x*y < sw*sh {
-				sw, sh, opts.ScaleNum = x, y, k
-			}
-		}
-	}
+	k, sw, sh := jpegScale(w, h, minSide)
+	opts := jpeg.Options{ScaleNum: k, ScaleDenom: 8}
 	var out jpeg.Info
 	if hdr.ColorSpace == jpeg.CMYK || hdr.ColorSpace == jpeg.YCCK {
 		// libjpeg gives the stored CMYK samples; Pillow inverts those of
@@ -77,17 +69,17 @@ func (d *jpegDecoder) decode(data []byte, dst *RGB, info *Info, minSide, maxPixe
 		buf := d.cmyk[:n]
 		opts.Out = jpeg.CMYK
 		if out, err = jpeg.Decode(data, opts, buf, 4*sw); err != nil {
-			return false, jpegError(err)
+			return jpegError(err)
 		}
-		cmykToRGB(dst, buf, sw, sh, jpegAdobe(data))
+		cmykToRGB(dst, buf, sw, sh, hdr.Adobe)
 	} else {
 		dst.reshape(sw, sh)
 		if out, err = jpeg.Decode(data, opts, dst.Pix, dst.Stride); err != nil {
-			return false, jpegError(err)
+			return jpegError(err)
 		}
 	}
 	if out.OutWidth != sw || out.OutHeight != sh {
-		return false, &FormatError{Format: "jpeg", Err: fmt.Errorf("libjpeg decoded %dx%d, not the expected %dx%d", out.OutWidth, out.OutHeight, sw, sh)}
+		return &FormatError{Format: "jpeg", Err: fmt.Errorf("libjpeg decoded %dx%d, not the expected %dx%d", out.OutWidth, out.OutHeight, sw, sh)}
 	}
-	return true, nil
+	return nil
 }

@@ -46,20 +46,6 @@ func jpegOrientation(b []byte) int {
 	return o
 }
 
-// jpegAdobe reports whether a JPEG has an Adobe APP14 segment, whose CMYK
-// samples are stored inverted.
-func jpegAdobe(b []byte) bool {
-	adobe := false
-	jpegSegments(b, func(marker byte, seg []byte) bool {
-		if marker == 0xee && len(seg) >= 5 && string(seg[:5]) == "Adobe" {
-			adobe = true
-			return false
-		}
-		return true
-	})
-	return adobe
-}
-
 // exifOrientation reads tag 0x0112 of IFD0 of a TIFF-structured EXIF blob.
 func exifOrientation(t []byte) int {
 	if len(t) < 8 {

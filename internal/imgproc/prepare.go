@@ -1,9 +1,6 @@
 package imgproc
 
-import (
-	"fmt"
-	"runtime"
-)
+import "fmt"
 
 // Side is the width and height of the NeuralHash input.
 const Side = 360
@@ -31,25 +28,21 @@ type Options struct {
 // [-1, 1], NCHW float32. It reuses its buffers between calls and is not
 // safe for concurrent use: use one Preparer per goroutine, and Close it.
 type Preparer struct {
-	opts    Options
-	dec     *Decoder
-	rs      Resizer
-	img     RGB
-	small   *RGB
-	cleanup runtime.Cleanup
+	opts  Options
+	dec   *Decoder
+	rs    Resizer
+	img   RGB
+	small *RGB
 }
 
 // NewPreparer returns a Preparer with the given options.
 func NewPreparer(opts Options) *Preparer {
-	p := &Preparer{opts: opts, dec: NewDecoder(), small: NewRGB(Side, Side)}
-	// Release the native decoder even if the caller forgets Close.
-	p.cleanup = runtime.AddCleanup(p, func(d *Decoder) { d.Close() }, p.dec)
-	return p
+	return &Preparer{opts: opts, dec: NewDecoder(), small: NewRGB(Side, Side)}
 }
 
-// Close releases the Preparer's native resources.
+// Close closes the Preparer's Decoder: later calls fail. A Preparer holds
+// no native resources, so one that is never closed leaks nothing.
 func (p *Preparer) Close() error {
-	p.cleanup.Stop()
 	return p.dec.Close()
 }
 

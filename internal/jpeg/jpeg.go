@@ -33,7 +33,6 @@ enum { VS_OK, VS_ERR_LIBJPEG, VS_ERR_TRUNCATED, VS_ERR_SCANS, VS_ERR_CALL };
 // memory for it (which would move it to the heap on every call).
 typedef struct {
 	int status;
-	int code; // libjpeg's message code, for VS_ERR_LIBJPEG and VS_ERR_TRUNCATED
 	int warnings;
 	int width, height, components, color_space, precision;
 	int progressive, arithmetic, adobe;
@@ -61,7 +60,6 @@ typedef struct {
 static void vs_error_exit(j_common_ptr c) {
 	vs_err *e = (vs_err *)c->err;
 	e->res->status = VS_ERR_LIBJPEG;
-	e->res->code = c->err->msg_code;
 	(*c->err->format_message)(c, e->res->msg);
 	longjmp(e->jump, 1);
 }
@@ -78,7 +76,6 @@ static void vs_emit_message(j_common_ptr c, int level) {
 	if (c->err->msg_code == JWRN_JPEG_EOF) {
 		vs_err *e = (vs_err *)c->err;
 		e->res->status = VS_ERR_TRUNCATED;
-		e->res->code = c->err->msg_code;
 		(*c->err->format_message)(c, e->res->msg);
 		longjmp(e->jump, 1);
 	}
@@ -316,16 +313,15 @@ var (
 // Error is a decoding error: libjpeg's, or this package's for what it
 // checks itself (scans, buffer sizes).
 type Error struct {
-	// Code is libjpeg's message code (J_MESSAGE_CODE), or -1 for an error
-	// of this package (too many scans, a buffer too small).
-	Code int
-	// Msg is libjpeg's message, such as "Bogus DQT index 15".
+	// Msg is libjpeg's message, such as "Bogus DQT index 15", or this
+	// package's.
 	Msg   string
 	cause error
+	own   bool // the error is this package's, not libjpeg's
 }
 
 func (e *Error) Error() string {
-	if e.Code < 0 {
+	if e.own {
 		return "jpeg: " + e.Msg
 	}
 	return "libjpeg: " + e.Msg
@@ -404,7 +400,8 @@ type Info struct {
 	Header
 	// OutWidth and OutHeight are the size of the decoded pixels, after
 	// DCT-domain scaling; OutComponents is the number of samples per
-	// pixel (Decode) or of components decoded (DecodePlanes).
+	// pixel (Decode) or the file's number of components, with a plane or
+	// not (DecodePlanes).
 	OutWidth, OutHeight, OutComponents int
 	// Warnings counts libjpeg's warnings: corrupt data it went on from.
 	Warnings int
@@ -520,13 +517,13 @@ func resultError(r *C.vs_result) error {
 	msg := cString(&r.msg)
 	switch r.status {
 	case C.VS_ERR_TRUNCATED:
-		return &Error{Code: int(r.code), Msg: msg, cause: ErrTruncated}
+		return &Error{Msg: msg, cause: ErrTruncated}
 	case C.VS_ERR_SCANS:
-		return &Error{Code: -1, Msg: msg, cause: ErrTooManyScans}
+		return &Error{Msg: msg, cause: ErrTooManyScans, own: true}
 	case C.VS_ERR_CALL:
-		return &Error{Code: -1, Msg: msg}
+		return &Error{Msg: msg, own: true}
 	}
-	return &Error{Code: int(r.code), Msg: msg}
+	return &Error{Msg: msg}
 }
 
 // cString copies libjpeg's message; unlike C.GoString it does not move the
@@ -543,7 +540,7 @@ func cString(m *[C.JMSG_LENGTH_MAX]C.char) string {
 	return string(b)
 }
 
-var errEmpty = &Error{Code: -1, Msg: "empty input", cause: ErrTruncated}
+var errEmpty = &Error{Msg: "empty input", cause: ErrTruncated, own: true}
 
 // ReadHeader reads the header of a JPEG up to its first scan.
 func ReadHeader(data []byte) (Header, error) {

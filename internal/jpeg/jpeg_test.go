@@ -85,13 +85,12 @@ func TestHeader(t *testing.T) {
 
 // goRGB decodes with image/jpeg, as an independent check of layout and
 // colour conversion.
-func goRGB(t *testing.T, data []byte) (*image.RGBA, []byte) {
+func goRGB(t *testing.T, data []byte) []byte {
 	m, err := stdjpeg.Decode(bytes.NewReader(data))
 	if err != nil {
 		t.Fatal(err)
 	}
 	b := m.Bounds()
-	rgba := image.NewRGBA(b)
 	out := make([]byte, 0, 3*b.Dx()*b.Dy())
 	for y := b.Min.Y; y < b.Max.Y; y++ {
 		for x := b.Min.X; x < b.Max.X; x++ {
@@ -99,7 +98,7 @@ func goRGB(t *testing.T, data []byte) (*image.RGBA, []byte) {
 			out = append(out, byte(r>>8), byte(g>>8), byte(bl>>8))
 		}
 	}
-	return rgba, out
+	return out
 }
 
 // diff returns the largest and the mean absolute difference.
@@ -134,7 +133,7 @@ func TestDecodeGood(t *testing.T) {
 		// Without fancy upsampling libjpeg replicates chroma, as image/jpeg
 		// does: only the IDCT's and the conversion's rounding differ.
 		plain, _ := decodeAll(t, data, Options{NoFancyUpsampling: true})
-		_, want := goRGB(t, data)
+		want := goRGB(t, data)
 		if m, mean := diff(plain, want); m > 3 || mean > 0.5 {
 			t.Errorf("%s: differs from image/jpeg by up to %d (mean %.2f)", f, m, mean)
 		}
@@ -205,7 +204,9 @@ func TestDCTMethods(t *testing.T) {
 func TestScaledSizes(t *testing.T) {
 	data := read(t, "good_420.jpg")
 	for k := 1; k <= 16; k++ {
-		for _, f := range [][2]int{{k, 8}, {2 * k, 16}} {
+		// (2k-1)/16 and (3k-1)/24 lie between (k-1)/8 and k/8: libjpeg
+		// rounds them up to k/8.
+		for _, f := range [][2]int{{k, 8}, {2 * k, 16}, {2*k - 1, 16}, {3*k - 1, 24}} {
 			opts := Options{ScaleNum: f[0], ScaleDenom: f[1]}
 			_, info := decodeAll(t, data, opts) // checks OutputSize
 			if want := (157*k + 7) / 8; info.OutWidth != want {
@@ -271,6 +272,8 @@ func TestDecodeFail(t *testing.T) {
 	sof := bytes.Clone(good)
 	i = bytes.Index(sof, []byte{0xff, 0xc0})
 	sof[i+2], sof[i+3] = 0, 3 // a frame header of length 3
+	// The good file's pixels before any failure, to compare with after.
+	want, _ := decodeAll(t, good, Options{})
 	for _, tc := range []struct {
 		name string
 		data []byte
@@ -308,7 +311,6 @@ func TestDecodeFail(t *testing.T) {
 	}
 	// Every failure above ran on a decompressor of its own: a good file
 	// still decodes the same.
-	want, _ := decodeAll(t, good, Options{})
 	if got, _ := decodeAll(t, good, Options{}); !bytes.Equal(got, want) {
 		t.Error("good_420.jpg decodes differently after the failures")
 	}
@@ -392,7 +394,10 @@ func TestConcurrent(t *testing.T) {
 
 // FuzzDecode checks that no input makes the binding crash or write outside
 // its buffers, that a decoded image has the size OutputSize promised, and
-// that the planes path agrees with the pixel path on what it accepts.
+// that the planes path agrees with the pixel path on what it accepts where
+// both read the same data: greyscale and YCbCr files whose sampling
+// factors divide the largest ones (libjpeg's upsampler, which the planes
+// path skips, refuses other ratios).
 func FuzzDecode(f *testing.F) {
 	entries, err := os.ReadDir("testdata")
 	if err != nil {
@@ -413,7 +418,8 @@ func FuzzDecode(f *testing.F) {
 		if int64(h.Width)*int64(h.Height) > 1<<20 {
 			return
 		}
-		for _, opts := range []Options{{}, {ScaleNum: 1, ScaleDenom: 4, DCT: DCTFloat, Out: Gray}, {ScaleNum: 2, ScaleDenom: 1, NoFancyUpsampling: true}} {
+		var pixErr error // Decode's error at full size, to RGB
+		for i, opts := range []Options{{}, {ScaleNum: 1, ScaleDenom: 4, DCT: DCTFloat, Out: Gray}, {ScaleNum: 2, ScaleDenom: 1, NoFancyUpsampling: true}} {
 			w, ht := opts.OutputSize(h)
 			n := 3
 			if opts.Out == Gray {
@@ -426,6 +432,9 @@ func FuzzDecode(f *testing.F) {
 			if buf[len(buf)-1] != 0xa5 {
 				t.Fatal("Decode wrote past its buffer")
 			}
+			if i == 0 {
+				pixErr = err
+			}
 			if err == nil && (info.OutWidth != w || info.OutHeight != ht || info.Header != h) {
 				t.Fatalf("%+v: decoded %dx%d (%+v), OutputSize %dx%d (%+v)", opts, info.OutWidth, info.OutHeight, info.Header, w, ht, h)
 			}
@@ -436,7 +445,10 @@ func FuzzDecode(f *testing.F) {
 				planes[c] = make([]byte, h.Width*h.Height+1)
 				planes[c][h.Width*h.Height] = 0xa5
 			}
-			DecodePlanes(data, Options{DCT: DCTFloat}, [3][]byte{planes[0][:h.Width*h.Height], nil, nil}, h.Width, h.Height)
+			_, err := DecodePlanes(data, Options{DCT: DCTFloat}, [3][]byte{planes[0][:h.Width*h.Height], nil, nil}, h.Width, h.Height)
+			if (h.ColorSpace == Gray || h.ColorSpace == YCbCr) && integralSampling(h) && (err == nil) != (pixErr == nil) {
+				t.Fatalf("%+v: DecodePlanes: %v; Decode: %v", h, err, pixErr)
+			}
 			DecodePlanes(data, Options{ScaleNum: 16, ScaleDenom: 8}, [3][]byte{nil, trim(planes[1]), trim(planes[2])}, h.Width, h.Height)
 			for c := range h.Components {
 				if planes[c][h.Width*h.Height] != 0xa5 {
@@ -452,4 +464,19 @@ func trim(p []byte) []byte {
 		return nil
 	}
 	return p[:len(p)-1]
+}
+
+// integralSampling reports whether every component's sampling factors
+// divide the largest ones, the ratios libjpeg's upsampler handles.
+func integralSampling(h Header) bool {
+	mh, mv := 0, 0
+	for _, s := range h.Sampling[:min(h.Components, 4)] {
+		mh, mv = max(mh, s.H), max(mv, s.V)
+	}
+	for _, s := range h.Sampling[:min(h.Components, 4)] {
+		if s.H <= 0 || s.V <= 0 || mh%s.H != 0 || mv%s.V != 0 {
+			return false
+		}
+	}
+	return true
 }
