@@ -289,7 +289,7 @@ func TestClientRejectsLargeDerivative(t *testing.T) {
 }
 
 // Vouchers gives the same bytes as Voucher one by one for the same stream
-// (order-preserving parallelism), and uses the synthetic counter in order.
+// (order-preserving parallelism), and makes the same triples synthetic (same-size synthetic sets).
 func TestVouchersDeterministic(t *testing.T) {
 	f := newFixture(t, "det", small, 20)
 	var trs []Triple
