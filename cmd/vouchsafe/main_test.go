@@ -7,6 +7,7 @@ import (
 	"image"
 	"image/png"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -40,10 +41,11 @@ func TestScripts(t *testing.T) {
 	// Under CI=true a cgo build without the library fails here.
 	hasORT := orttest.Missing(t) == ""
 	ortLib, _ := ort.FindLibrary("")
-	testscript.Run(t, testscript.Params{
+	params := testscript.Params{
 		Dir: "testdata/script",
 		Setup: func(e *testscript.Env) error {
 			e.Setenv("TESTDATA", td)
+			e.Values[gatesKey] = &gates{m: map[string]*gate{}}
 			if hasORT {
 				e.Setenv(ort.EnvLibrary, ortLib)
 			}
@@ -210,7 +212,9 @@ func TestScripts(t *testing.T) {
 				ts.Check(os.WriteFile(ts.MkAbs(args[3]), b, 0o644))
 			},
 		},
-	})
+	}
+	maps.Copy(params.Cmds, gateCmds)
+	testscript.Run(t, params)
 }
 
 // poll waits until cond holds; the deadline only turns a hang into a
