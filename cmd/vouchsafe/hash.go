@@ -63,6 +63,12 @@ func runHash(env *cliEnv, args []string) int {
 		fs.Usage()
 		return exitUsage
 	}
+	// From here a signal winds the run down (exit status 2), even one that
+	// comes while the model loads; a second one kills it.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() { <-ctx.Done(); stop() }()
+
 	f, err := results.ParseFormat(*format)
 	if err != nil {
 		return usageErr(env, "hash", err)
@@ -138,11 +144,6 @@ func runHash(env *cliEnv, args []string) int {
 	if err != nil {
 		return usageErr(env, "hash", err)
 	}
-
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	// After the first signal the run winds down; a second one kills it.
-	go func() { <-ctx.Done(); stop() }()
 
 	// Inputs: the list, then the roots; skip what is already hashed.
 	var skipped atomic.Int64

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"image"
 	"image/png"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -287,15 +288,23 @@ func TestSignalStopsRun(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
 		var stderr bytes.Buffer
 		cmd.Stderr = &stderr
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
 		fmt.Fprintln(stdin, fifo) // and then nothing more, but stdin stays open
-		// Give the process time to install its signal handler (an earlier
-		// signal would kill it, failing the exit-status check below).
-		time.Sleep(2 * time.Second)
+		// hash writes its header line once its signal handler is in place
+		// (a signal before that would kill the process, failing the
+		// exit-status check below); then it waits on stdin.
+		if _, err := bufio.NewReader(stdout).ReadString('\n'); err != nil {
+			t.Fatalf("%s: no header: %v\n%s", algo, err, stderr.Bytes())
+		}
+		go io.Copy(io.Discard, stdout)
 		cmd.Process.Signal(os.Interrupt)
 		err = cmd.Wait()
 		hung := ctx.Err() != nil

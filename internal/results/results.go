@@ -99,7 +99,7 @@ type Writer struct {
 }
 
 // NewWriter returns a Writer on w. If hdr is not nil, the header line (and,
-// for CSV, the column names) is written first.
+// for CSV, the column names) is written to w before NewWriter returns.
 func NewWriter(w io.Writer, f Format, hdr *Header) (*Writer, error) {
 	wr := &Writer{w: w, format: f, FlushBytes: 64 << 10, FlushEvery: 250 * time.Millisecond, lastFlush: time.Now()}
 	wr.csv = csv.NewWriter(&wr.buf)
@@ -116,6 +116,11 @@ func NewWriter(w io.Writer, f Format, hdr *Header) (*Writer, error) {
 				return nil, err
 			}
 			wr.csv.Flush()
+		}
+		// The header goes out at once: a reader of the stream learns what
+		// it holds (and that the run has started) before the first record.
+		if err := wr.Flush(); err != nil {
+			return nil, err
 		}
 	}
 	return wr, nil

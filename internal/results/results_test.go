@@ -124,6 +124,24 @@ func TestWriterFlushesWholeLines(t *testing.T) {
 	}
 }
 
+// The header reaches the file when NewWriter returns, before any record: a
+// reader of the stream (and TestSignalStopsRun) sees the run has started.
+func TestWriterHeaderAtOnce(t *testing.T) {
+	for _, f := range []Format{JSONL, CSV} {
+		var got bytes.Buffer
+		if _, err := NewWriter(&got, f, &Header{Algo: "pdq"}); err != nil {
+			t.Fatal(err)
+		}
+		d, err := Scan(bytes.NewReader(got.Bytes()), f)
+		if err != nil {
+			t.Fatalf("format %v: %q: %v", f, got.String(), err)
+		}
+		if d.Header == nil || d.Header.Algo != "pdq" || d.Records != 0 || d.Valid != int64(got.Len()) {
+			t.Fatalf("format %v: %q scans as %+v", f, got.String(), d)
+		}
+	}
+}
+
 type writerFunc func([]byte)
 
 func (f writerFunc) Write(b []byte) (int, error) { f(b); return len(b), nil }
