@@ -21,6 +21,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -86,14 +87,20 @@ func (h Header) String() string {
 // csvHeader is the column line of a CSV file.
 var csvHeader = []string{"path", "hash", "width", "height", "quality", "error"}
 
-// Writer appends records to a file in whole lines.
+// Writer appends records to a file in whole lines. A record reaches the
+// file within FlushEvery of its Write even when no other record follows (a
+// run waiting on a slow input list), so a killed run loses at most that.
 type Writer struct {
+	mu        sync.Mutex // the timer's flush runs on its own goroutine
 	w         io.Writer
 	format    Format
 	buf       bytes.Buffer
 	csv       *csv.Writer
 	lastFlush time.Time
+	timer     *time.Timer // a flush to come, if not nil
+	err       error       // the first failed flush; later calls return it
 	// FlushBytes and FlushEvery bound how much is lost when the process dies.
+	// Set them before the first Write.
 	FlushBytes int
 	FlushEvery time.Duration
 }
@@ -119,7 +126,7 @@ func NewWriter(w io.Writer, f Format, hdr *Header) (*Writer, error) {
 		}
 		// The header goes out at once: a reader of the stream learns what
 		// it holds (and that the run has started) before the first record.
-		if err := wr.Flush(); err != nil {
+		if err := wr.flush(); err != nil {
 			return nil, err
 		}
 	}
@@ -129,6 +136,11 @@ func NewWriter(w io.Writer, f Format, hdr *Header) (*Writer, error) {
 // Write adds a record; it reaches the file at the next flush, which happens
 // when enough bytes or time have gone by, or on Flush.
 func (wr *Writer) Write(r Record) error {
+	wr.mu.Lock()
+	defer wr.mu.Unlock()
+	if wr.err != nil {
+		return wr.err
+	}
 	switch wr.format {
 	case CSV:
 		q := ""
@@ -161,19 +173,52 @@ func (wr *Writer) Write(r Record) error {
 		wr.buf.WriteByte('\n')
 	}
 	if wr.buf.Len() >= wr.FlushBytes || time.Since(wr.lastFlush) >= wr.FlushEvery {
-		return wr.Flush()
+		return wr.flush()
+	}
+	if wr.timer == nil {
+		wr.timer = time.AfterFunc(wr.FlushEvery, wr.flushLater)
 	}
 	return nil
 }
 
-// Flush writes the buffered lines in one call.
+// flushLater is the timer's flush. A stale one (its timer was stopped too
+// late, or replaced) only flushes early, which is harmless; what matters is
+// that a non-nil wr.timer always has a flush still to run.
+func (wr *Writer) flushLater() {
+	wr.mu.Lock()
+	defer wr.mu.Unlock()
+	wr.timer = nil
+	if wr.err == nil {
+		wr.flush()
+	}
+}
+
+// Flush writes the buffered lines in one call. It returns the error of any
+// earlier flush that failed.
 func (wr *Writer) Flush() error {
+	wr.mu.Lock()
+	defer wr.mu.Unlock()
+	if wr.timer != nil {
+		wr.timer.Stop()
+		wr.timer = nil
+	}
+	if wr.err != nil {
+		return wr.err
+	}
+	return wr.flush()
+}
+
+// flush writes the buffer; wr.mu is held (or wr not yet shared).
+func (wr *Writer) flush() error {
 	wr.lastFlush = time.Now()
 	if wr.buf.Len() == 0 {
 		return nil
 	}
 	_, err := wr.w.Write(wr.buf.Bytes())
 	wr.buf.Reset()
+	if err != nil {
+		wr.err = err
+	}
 	return err
 }
 

@@ -3,10 +3,13 @@ package results
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 )
 
 func q(n int) *int { return &n }
@@ -141,6 +144,67 @@ func TestWriterHeaderAtOnce(t *testing.T) {
 		}
 	}
 }
+
+// A record written while nothing follows (the run waits on a slow list)
+// still reaches the file, FlushEvery later, without another Write or Flush.
+func TestWriterFlushesIdle(t *testing.T) {
+	var mu sync.Mutex
+	var got bytes.Buffer
+	w, err := NewWriter(writerFunc(func(b []byte) { mu.Lock(); got.Write(b); mu.Unlock() }), JSONL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.FlushEvery = 10 * time.Millisecond
+	for i := range 3 {
+		path := fmt.Sprintf("p%d", i)
+		if err := w.Write(Record{Path: path, Hash: "0123456789abcdef01234567"}); err != nil {
+			t.Fatal(err)
+		}
+		// The deadline only turns a hang into a failure.
+		for deadline := time.Now().Add(time.Minute); ; time.Sleep(time.Millisecond) {
+			mu.Lock()
+			done := strings.Contains(got.String(), `"path":"`+path+`"`)
+			mu.Unlock()
+			if done {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("record %d not flushed a minute after its Write", i)
+			}
+		}
+	}
+	if err := w.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(got.String(), "\n"); n != 3 {
+		t.Fatalf("%d lines, want 3:\n%s", n, got.String())
+	}
+}
+
+// A flush that fails, the timer's included, fails every later call: the
+// caller learns that records were lost.
+func TestWriterKeepsFlushError(t *testing.T) {
+	broken := errors.New("disk gone")
+	w, err := NewWriter(failWriter{broken}, JSONL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.FlushEvery = time.Hour
+	if err := w.Write(Record{Path: "a"}); err != nil {
+		t.Fatal(err) // buffered: the failure is not known yet
+	}
+	w.flushLater() // the timer fires
+	if err := w.Write(Record{Path: "b"}); !errors.Is(err, broken) {
+		t.Fatalf("Write after the timer's flush failed: %v", err)
+	}
+	if err := w.Flush(); !errors.Is(err, broken) {
+		t.Fatalf("Flush after the timer's flush failed: %v", err)
+	}
+}
+
+type failWriter struct{ err error }
+
+func (f failWriter) Write([]byte) (int, error) { return 0, f.err }
 
 type writerFunc func([]byte)
 
