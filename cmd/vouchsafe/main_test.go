@@ -45,7 +45,7 @@ func TestScripts(t *testing.T) {
 		Dir: "testdata/script",
 		Setup: func(e *testscript.Env) error {
 			e.Setenv("TESTDATA", td)
-			e.Values[gatesKey] = &gates{m: map[string]*gate{}}
+			e.Values[gatesKey] = gates{}
 			if hasORT {
 				e.Setenv(ort.EnvLibrary, ortLib)
 			}
