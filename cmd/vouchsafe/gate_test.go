@@ -18,7 +18,6 @@ import (
 // it to stop an upload at a known point (after the first N batches) rather
 // than racing a kill against a client that may already be done.
 type gate struct {
-	srv   *http.Server
 	proxy *httputil.ReverseProxy
 
 	mu     sync.Mutex
@@ -52,19 +51,15 @@ func (g *gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	g.proxy.ServeHTTP(w, r)
 }
 
-// gates are a script's gates by name.
-type gates struct {
-	mu sync.Mutex
-	m  map[string]*gate
-}
+// gates are a script's gates by name, its Value under gatesKey. Script
+// commands run one at a time on the script's goroutine, so the map needs
+// no lock.
+type gates map[string]*gate
 
 const gatesKey = "gates"
 
 func scriptGate(ts *testscript.TestScript, name string) *gate {
-	gs := ts.Value(gatesKey).(*gates)
-	gs.mu.Lock()
-	defer gs.mu.Unlock()
-	g := gs.m[name]
+	g := ts.Value(gatesKey).(gates)[name]
 	if g == nil {
 		ts.Fatalf("no gate %s", name)
 	}
@@ -98,20 +93,17 @@ var gateCmds = map[string]func(ts *testscript.TestScript, neg bool, args []strin
 		g := &gate{proxy: proxy, pass: n, open: make(chan struct{})}
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		ts.Check(err)
-		g.srv = &http.Server{Handler: g}
-		go g.srv.Serve(ln)
+		srv := &http.Server{Handler: g}
+		go srv.Serve(ln)
 		ts.Defer(func() {
-			g.srv.Close()
+			srv.Close()
 			g.release()
 		})
-		gs := ts.Value(gatesKey).(*gates)
-		gs.mu.Lock()
-		if gs.m[args[0]] != nil {
-			gs.mu.Unlock()
+		gs := ts.Value(gatesKey).(gates)
+		if gs[args[0]] != nil {
 			ts.Fatalf("gate %s already exists", args[0])
 		}
-		gs.m[args[0]] = g
-		gs.mu.Unlock()
+		gs[args[0]] = g
 		ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte(ln.Addr().String()+"\n"), 0o644))
 	},
 	// waitheld NAME: wait until gate NAME holds a request, which means the

@@ -45,7 +45,7 @@ func TestScripts(t *testing.T) {
 		Dir: "testdata/script",
 		Setup: func(e *testscript.Env) error {
 			e.Setenv("TESTDATA", td)
-			e.Values[gatesKey] = &gates{m: map[string]*gate{}}
+			e.Values[gatesKey] = gates{}
 			if hasORT {
 				e.Setenv(ort.EnvLibrary, ortLib)
 			}
@@ -148,21 +148,6 @@ func TestScripts(t *testing.T) {
 				poll(ts, "file "+args[0], func() bool {
 					fi, err := os.Stat(ts.MkAbs(args[0]))
 					return err == nil && fi.Size() > 0
-				})
-			},
-			// waitacked JOURNAL N: wait until a voucher journal (FILE.log)
-			// records at least N ids acknowledged by the server.
-			"waitacked": func(ts *testscript.TestScript, neg bool, args []string) {
-				if len(args) != 2 {
-					ts.Fatalf("usage: waitacked JOURNAL N")
-				}
-				n, err := strconv.Atoi(args[1])
-				ts.Check(err)
-				poll(ts, fmt.Sprintf("%d ids acknowledged in %s", n, args[0]), func() bool {
-					b, _ := os.ReadFile(ts.MkAbs(args[0]))
-					got, err := ackedIDs(b)
-					ts.Check(err)
-					return got >= n
 				})
 			},
 			// acked JOURNAL N: the journal records exactly N acknowledgements;

@@ -301,11 +301,14 @@ func TestSignalStopsRun(t *testing.T) {
 		// hash writes its header line once its signal handler is in place
 		// (a signal before that would kill the process, failing the
 		// exit-status check below); then it waits on stdin.
-		if _, err := bufio.NewReader(stdout).ReadString('\n'); err != nil {
+		out := bufio.NewReader(stdout)
+		if _, err := out.ReadString('\n'); err != nil {
 			t.Fatalf("%s: no header: %v\n%s", algo, err, stderr.Bytes())
 		}
-		go io.Copy(io.Discard, stdout)
 		cmd.Process.Signal(os.Interrupt)
+		// Wait closes stdout, so its reads end first: at the exit, or when
+		// the hang guard kills the process.
+		io.Copy(io.Discard, out)
 		err = cmd.Wait()
 		hung := ctx.Err() != nil
 		cancel()

@@ -14,8 +14,8 @@ import (
 	"math/bits"
 	"runtime"
 	"sort"
-
-	"golang.org/x/sync/errgroup"
+	"sync"
+	"sync/atomic"
 
 	"github.com/vouchsafe/vouchsafe/pdq"
 )
@@ -262,32 +262,27 @@ func (PDQ) Name() string { return "pdq" }
 // Bits returns 256.
 func (PDQ) Bits() int { return pdq.Bits }
 
-// Hash hashes each image with PDQ, one goroutine per CPU.
+// Hash hashes each image with PDQ, one goroutine per CPU (at most one per
+// image), each with its own Hasher, which keeps its buffers between images.
+// An image that fails is a result (errs), not a failure of the run.
 func (PDQ) Hash(images [][]byte) ([][]byte, []error) {
 	out := make([][]byte, len(images))
 	errs := make([]error, len(images))
-	n := runtime.GOMAXPROCS(0)
-	// A Hasher per running goroutine: it keeps its buffers between images.
-	free := make(chan *pdq.Hasher, n)
-	for range n {
-		free <- new(pdq.Hasher)
-	}
-	// An image that fails is a result (errs), not a failure of the run.
-	var g errgroup.Group
-	g.SetLimit(n)
-	for i := range images {
-		g.Go(func() error {
-			h := <-free
-			defer func() { free <- h }()
-			v, _, err := h.HashBytes(images[i])
-			if err != nil {
-				errs[i] = err
-				return nil
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(images)) {
+		wg.Go(func() {
+			var h pdq.Hasher
+			for i := int(next.Add(1) - 1); i < len(images); i = int(next.Add(1) - 1) {
+				v, _, err := h.HashBytes(images[i])
+				if err != nil {
+					errs[i] = err
+					continue
+				}
+				out[i] = v[:]
 			}
-			out[i] = v[:]
-			return nil
 		})
 	}
-	g.Wait()
+	wg.Wait()
 	return out, errs
 }

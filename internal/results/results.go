@@ -91,14 +91,13 @@ var csvHeader = []string{"path", "hash", "width", "height", "quality", "error"}
 // file within FlushEvery of its Write even when no other record follows (a
 // run waiting on a slow input list), so a killed run loses at most that.
 type Writer struct {
-	mu        sync.Mutex // the timer's flush runs on its own goroutine
-	w         io.Writer
-	format    Format
-	buf       bytes.Buffer
-	csv       *csv.Writer
-	lastFlush time.Time
-	timer     *time.Timer // a flush to come, if not nil
-	err       error       // the first failed flush; later calls return it
+	mu     sync.Mutex // the timer's flush runs on its own goroutine
+	w      io.Writer
+	format Format
+	buf    bytes.Buffer
+	csv    *csv.Writer
+	timer  *time.Timer // a flush to come, if not nil
+	err    error       // the first failed flush; later calls return it
 	// FlushBytes and FlushEvery bound how much is lost when the process dies.
 	// Set them before the first Write.
 	FlushBytes int
@@ -108,7 +107,7 @@ type Writer struct {
 // NewWriter returns a Writer on w. If hdr is not nil, the header line (and,
 // for CSV, the column names) is written to w before NewWriter returns.
 func NewWriter(w io.Writer, f Format, hdr *Header) (*Writer, error) {
-	wr := &Writer{w: w, format: f, FlushBytes: 64 << 10, FlushEvery: 250 * time.Millisecond, lastFlush: time.Now()}
+	wr := &Writer{w: w, format: f, FlushBytes: 64 << 10, FlushEvery: 250 * time.Millisecond}
 	wr.csv = csv.NewWriter(&wr.buf)
 	if hdr != nil {
 		h := *hdr
@@ -134,7 +133,8 @@ func NewWriter(w io.Writer, f Format, hdr *Header) (*Writer, error) {
 }
 
 // Write adds a record; it reaches the file at the next flush, which happens
-// when enough bytes or time have gone by, or on Flush.
+// once FlushBytes are buffered, FlushEvery after the first buffered record
+// (the timer), or on Flush.
 func (wr *Writer) Write(r Record) error {
 	wr.mu.Lock()
 	defer wr.mu.Unlock()
@@ -172,7 +172,7 @@ func (wr *Writer) Write(r Record) error {
 		wr.buf.Write(b)
 		wr.buf.WriteByte('\n')
 	}
-	if wr.buf.Len() >= wr.FlushBytes || time.Since(wr.lastFlush) >= wr.FlushEvery {
+	if wr.buf.Len() >= wr.FlushBytes {
 		return wr.flush()
 	}
 	if wr.timer == nil {
@@ -210,7 +210,6 @@ func (wr *Writer) Flush() error {
 
 // flush writes the buffer; wr.mu is held (or wr not yet shared).
 func (wr *Writer) flush() error {
-	wr.lastFlush = time.Now()
 	if wr.buf.Len() == 0 {
 		return nil
 	}

@@ -13,16 +13,20 @@ func TestWriteFile(t *testing.T) {
 	if err := os.WriteFile(name, []byte("old"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := WriteFile(name, []byte("new contents"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(name)
-	if err != nil || !bytes.Equal(b, []byte("new contents")) {
-		t.Fatalf("read back %q, %v", b, err)
-	}
-	st, err := os.Stat(name)
-	if err != nil || st.Mode().Perm() != 0o600 {
-		t.Fatalf("mode %v, %v; want 0600", st.Mode(), err)
+	// The mode is perm: not the old file's (0644, replaced by 0600), nor
+	// CreateTemp's (0600, replaced by 0644). The chmod ignores the umask.
+	for _, perm := range []os.FileMode{0o600, 0o644} {
+		if err := WriteFile(name, []byte("new contents"), perm); err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(name)
+		if err != nil || !bytes.Equal(b, []byte("new contents")) {
+			t.Fatalf("read back %q, %v", b, err)
+		}
+		st, err := os.Stat(name)
+		if err != nil || st.Mode().Perm() != perm {
+			t.Fatalf("mode %v, %v; want %04o", st.Mode(), err, perm)
+		}
 	}
 	// No temporary file is left behind.
 	if es, _ := os.ReadDir(dir); len(es) != 1 {
