@@ -148,11 +148,7 @@ func writeKAT(t *testing.T, enc *Encoder, cases []katCase) {
 // "fastest" level changed when Encode began to try it first; -update-kat
 // rewrites the file.)
 func TestKAT(t *testing.T) {
-	enc, err := NewEncoder()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer enc.Close()
+	enc := newEncoder(t)
 	cases := katCases(t)
 	if *updateKAT {
 		writeKAT(t, enc, cases)
