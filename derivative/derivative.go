@@ -185,18 +185,19 @@ func Decode(b []byte) (*image.Gray, error) {
 	g := image.NewGray(image.Rect(0, 0, w, h))
 	mask := byte(1<<bits - 1)
 	levels := 1<<bits - 1
-	q := make([]byte, w*h)
+	// res becomes the quantised samples in place: each prediction reads
+	// only samples already undone.
 	for y := 0; y < h; y++ {
 		for x := 0; x < w; x++ {
 			var pred byte
 			switch {
 			case x > 0:
-				pred = q[y*w+x-1]
+				pred = res[y*w+x-1]
 			case y > 0:
-				pred = q[(y-1)*w]
+				pred = res[(y-1)*w]
 			}
 			v := (res[y*w+x] + pred) & mask
-			q[y*w+x] = v
+			res[y*w+x] = v
 			g.Pix[y*g.Stride+x] = byte((int(v)*255 + levels/2) / levels)
 		}
 	}

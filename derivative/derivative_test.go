@@ -35,12 +35,7 @@ func newEncoder(t testing.TB) *Encoder {
 func TestDerivative(t *testing.T) {
 	enc := newEncoder(t)
 	// A smooth 200×150 image: full quality fits 4 KB.
-	img := image.NewRGBA(image.Rect(0, 0, 200, 150))
-	for y := 0; y < 150; y++ {
-		for x := 0; x < 200; x++ {
-			img.Set(x, y, color.RGBA{uint8(x), uint8(y), uint8(x + y), 255})
-		}
-	}
+	img := gradient()
 	d, err := enc.Encode(img, maxDefault)
 	if err != nil {
 		t.Fatal(err)

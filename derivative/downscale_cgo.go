@@ -81,7 +81,6 @@ static void vs_downscale(uint8_t *out, int w, int h, const uint8_t *src, ptrdiff
 	}
 }
 
-static int vs_have_avx2(void) { return have_avx2(); }
 */
 import "C"
 
@@ -90,42 +89,43 @@ import (
 	"unsafe"
 )
 
-// avx2 selects the AVX2 build of the column sums (where the CPU has it);
-// TestDownscaleNative runs both.
-var avx2 = C.vs_have_avx2()
+// haveAVX2 reports whether this CPU runs the AVX2 build of the column sums.
+var haveAVX2 = C.have_avx2() != 0
 
 // downscaleNative is Downscale in C for images whose rows lie in memory
 // (see planar); it reports false when it did not run.
 func downscaleNative(out []byte, w, h int, src []byte, stride, step, sw, sh int) bool {
+	return downscaleKernel(haveAVX2, out, w, h, src, stride, step, sw, sh)
+}
+
+// downscaleKernel is downscaleNative on the portable (avx2 false) or the
+// AVX2 build of the column sums; TestDownscaleNative runs each of
+// nativeKernels.
+func downscaleKernel(avx2 bool, out []byte, w, h int, src []byte, stride, step, sw, sh int) bool {
 	// The C code reads sw·step bytes of rows [0, sh) of src: only where they
 	// lie inside it, and only as many rows as a 32-bit column sum holds.
 	if stride < 0 || len(src) < (sh-1)*stride+step*sw || sh > maxNativeRows || max(w, h, sw) > math.MaxInt32 {
 		return false
 	}
+	var useAVX2 C.int
+	if avx2 {
+		useAVX2 = 1
+	}
 	col := make([]uint32, sw*step)
 	C.vs_downscale((*C.uint8_t)(unsafe.Pointer(&out[0])), C.int(w), C.int(h),
 		(*C.uint8_t)(unsafe.Pointer(&src[0])), C.ptrdiff_t(stride), C.int(step), C.int(sw), C.int(sh),
-		(*C.uint32_t)(unsafe.Pointer(&col[0])), avx2)
+		(*C.uint32_t)(unsafe.Pointer(&col[0])), useAVX2)
 	return true
 }
 
 // maxNativeRows bounds the rows one 32-bit column sum may add up.
 const maxNativeRows = (1<<32 - 1) / 255
 
-// nativeVariants lists the kernels of this build and CPU (0: portable, 1:
-// AVX2); setNativeVariant selects one for the tests and returns the one
-// selected before (-1 leaves it).
-func nativeVariants() []int {
-	if C.vs_have_avx2() != 0 {
-		return []int{0, 1}
+// nativeKernels lists the kernels this build and CPU run, as
+// downscaleKernel's avx2 argument.
+func nativeKernels() []bool {
+	if haveAVX2 {
+		return []bool{false, true}
 	}
-	return []int{0}
-}
-
-func setNativeVariant(v int) int {
-	old := int(avx2)
-	if v >= 0 {
-		avx2 = C.int(v)
-	}
-	return old
+	return []bool{false}
 }

@@ -42,18 +42,16 @@ func planarImages(label string, w, h int) map[string]image.Image {
 // every planar image type, shrinking and enlarging, on box sizes that do
 // and do not divide the source.
 func TestDownscaleNative(t *testing.T) {
-	probe := image.NewGray(image.Rect(0, 0, 2, 2))
-	if !downscaleNative(make([]byte, 1), 1, 1, probe.Pix, probe.Stride, 1, 2, 2) {
+	kernels := nativeKernels()
+	if len(kernels) == 0 {
 		t.Skip("no native Downscale in this build (cgo off)")
 	}
-	defer func(v int) { setNativeVariant(v) }(setNativeVariant(-1))
-	for _, v := range nativeVariants() {
-		setNativeVariant(v)
-		t.Run(fmt.Sprint("variant", v), testDownscaleNative)
+	for _, avx2 := range kernels {
+		t.Run(fmt.Sprint("avx2=", avx2), func(t *testing.T) { testDownscaleNative(t, avx2) })
 	}
 }
 
-func testDownscaleNative(t *testing.T) {
+func testDownscaleNative(t *testing.T, avx2 bool) {
 	sizes := [][2]int{{1, 1}, {1, 300}, {300, 1}, {7, 5}, {63, 65}, {64, 64}, {127, 129}, {512, 512}, {1001, 667}}
 	outs := [][2]int{{Side, Side}, {48, 48}, {16, 16}, {5, 9}, {200, 3}, {1, 1}}
 	for _, sz := range sizes {
@@ -67,7 +65,7 @@ func testDownscaleNative(t *testing.T) {
 				want := image.NewGray(image.Rect(0, 0, o[0], o[1]))
 				downscaleGo(want, img)
 				got := make([]byte, o[0]*o[1])
-				if !downscaleNative(got, o[0], o[1], src, stride, step, b.Dx(), b.Dy()) {
+				if !downscaleKernel(avx2, got, o[0], o[1], src, stride, step, b.Dx(), b.Dy()) {
 					t.Fatalf("%s %v→%v: native Downscale did not run", name, sz, o)
 				}
 				if !bytes.Equal(got, want.Pix) {

@@ -28,12 +28,7 @@ type katCase struct {
 // shrinking and enlarging, a non-zero origin, and every rung kind of the
 // degradation ladder (full, fewer bits, smaller side).
 func katCases(t testing.TB) []katCase {
-	grad := image.NewRGBA(image.Rect(0, 0, 200, 150))
-	for y := 0; y < 150; y++ {
-		for x := 0; x < 200; x++ {
-			grad.Set(x, y, color.RGBA{uint8(x), uint8(y), uint8(x + y), 255})
-		}
-	}
+	grad := gradient()
 	nz := image.NewGray(image.Rect(0, 0, 64, 64))
 	noise("kat/gray").Read(nz.Pix)
 	ycc := image.NewYCbCr(image.Rect(0, 0, 97, 61), image.YCbCrSubsampleRatio420)
@@ -75,6 +70,17 @@ func katCases(t testing.TB) []katCase {
 		cases = append(cases, katCase{name, m, 4082}, katCase{name + "-700", m, 700})
 	}
 	return cases
+}
+
+// gradient returns a smooth 200×150 colour image.
+func gradient() *image.RGBA {
+	m := image.NewRGBA(image.Rect(0, 0, 200, 150))
+	for y := 0; y < 150; y++ {
+		for x := 0; x < 200; x++ {
+			m.Set(x, y, color.RGBA{uint8(x), uint8(y), uint8(x + y), 255})
+		}
+	}
+	return m
 }
 
 // rgbOf returns m as the engine's decoded image type (read through RGBPix).
@@ -142,11 +148,7 @@ func writeKAT(t *testing.T, enc *Encoder, cases []katCase) {
 // "fastest" level changed when Encode began to try it first; -update-kat
 // rewrites the file.)
 func TestKAT(t *testing.T) {
-	enc, err := NewEncoder()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer enc.Close()
+	enc := newEncoder(t)
 	cases := katCases(t)
 	if *updateKAT {
 		writeKAT(t, enc, cases)

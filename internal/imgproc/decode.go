@@ -136,20 +136,17 @@ func (d *Decoder) Decode(data []byte, dst *RGB, opts DecodeOptions) (Info, error
 	if info.Format == "" {
 		return info, ErrUnknownFormat
 	}
-	decoded := false
 	if info.Format == "jpeg" {
 		info.Orientation = jpegOrientation(data)
-		if d.jpeg != nil {
-			if err := d.jpeg.decode(data, dst, &info, opts.MinSide, maxPixels); err != nil {
-				return info, err
-			}
-			decoded = true
-		}
 	}
-	if !decoded {
-		if err := decodeGo(data, dst, &info, maxPixels); err != nil {
-			return info, err
-		}
+	var err error
+	if info.Format == "jpeg" && d.jpeg != nil {
+		err = d.jpeg.decode(data, dst, &info, opts.MinSide, maxPixels)
+	} else {
+		err = decodeGo(data, dst, &info, maxPixels)
+	}
+	if err != nil {
+		return info, err
 	}
 	if opts.AutoOrient && info.Orientation != 1 {
 		d.tmp.reshape(dst.Rect.Dx(), dst.Rect.Dy())

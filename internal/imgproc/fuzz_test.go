@@ -76,7 +76,7 @@ func mustReadF(f *testing.F, path string) []byte {
 // FuzzProbe checks that no header makes Probe panic, and that the size it
 // reads is the decoder's whenever both succeed (the memory budget and the
 // pixel cap rely on it), and that DecodeCost covers at least the input and
-// the fast path's RGB result.
+// the fast path's RGB result, counted at the size the decoder gives.
 func FuzzProbe(f *testing.F) {
 	addFixtureSeeds(f)
 	f.Add([]byte("\xff\xd8\xff\xdb\x00\x43"))
@@ -98,12 +98,24 @@ func FuzzProbe(f *testing.F) {
 		if err == nil && (info.Width != h.Width || info.Height != h.Height) {
 			t.Fatalf("Probe says %dx%d, Decode %dx%d", h.Width, h.Height, info.Width, info.Height)
 		}
-		cost := DecodeCost(data, Side, 0)
-		if cost < int64(len(data)) {
-			t.Fatal("DecodeCost below the input's size")
-		}
-		if _, err := d.Decode(data, &m, DecodeOptions{MinSide: Side}); err == nil && cost < int64(len(data))+3*int64(m.Rect.Dx())*int64(m.Rect.Dy()) {
-			t.Fatalf("DecodeCost %d below the input (%d bytes) and its %dx%d result", cost, len(data), m.Rect.Dx(), m.Rect.Dy())
+		full := DecodeCost(data, 0, 0)
+		// Side rarely scales the small fixtures; 16 scales every JPEG seed.
+		for _, minSide := range []int{Side, 16} {
+			cost := DecodeCost(data, minSide, 0)
+			if cost < int64(len(data)) {
+				t.Fatal("DecodeCost below the input's size")
+			}
+			if _, err := d.Decode(data, &m, DecodeOptions{MinSide: minSide}); err == nil {
+				out := int64(m.Rect.Dx()) * int64(m.Rect.Dy())
+				if cost < int64(len(data))+3*out {
+					t.Fatalf("DecodeCost %d below the input (%d bytes) and its %dx%d result", cost, len(data), m.Rect.Dx(), m.Rect.Dy())
+				}
+				// The estimate holds the RGB result twice at the decoder's
+				// real output size: scaling changes it by exactly that.
+				if got, want := cost-full, 6*(out-int64(h.Width)*int64(h.Height)); got != want {
+					t.Fatalf("MinSide %d: DecodeCost moved by %d for a %dx%d result of a %dx%d image, want %d", minSide, got, m.Rect.Dx(), m.Rect.Dy(), h.Width, h.Height, want)
+				}
+			}
 		}
 	})
 }

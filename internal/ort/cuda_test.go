@@ -186,8 +186,8 @@ func TestCUDAFloat16(t *testing.T) {
 	}
 }
 
-// relativeL2 returns |want - got| / |want| (NaN for a zero want, which
-// then fails every bound).
+// relativeL2 returns |want - got| / |want|: for a zero want, NaN (got zero
+// too) or +Inf, either of which fails every !(rel <= bound).
 func relativeL2(want, got []float32) float64 {
 	var diff, norm float64
 	for j := range want {
