@@ -72,20 +72,3 @@ func (f *fixture) client(t testing.TB, rate float64) *Client {
 	}
 	return c
 }
-
-// tally keeps match records as a server does between reveals: a retry
-// (same id, same share) is kept once.
-type tally struct {
-	records []*MatchRecord
-}
-
-// add files one match record and reports whether it was new.
-func (s *tally) add(rec *MatchRecord) bool {
-	for _, r := range s.records {
-		if r.SameShare(rec) {
-			return false
-		}
-	}
-	s.records = append(s.records, rec)
-	return true
-}

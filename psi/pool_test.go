@@ -59,8 +59,30 @@ func TestForChunksStopsAtFirstError(t *testing.T) {
 	}
 }
 
+// Two ranges fail, the higher one first in time: the error is the lower
+// one's, as it would be with one worker.
+func TestForChunksLowestError(t *testing.T) {
+	low, high := errors.New("range 3"), errors.New("range 7")
+	highFailed := make(chan struct{})
+	err := forChunks(10*maxChunk, 8, func(lo, hi uint64) error {
+		switch lo / maxChunk {
+		case 3:
+			<-highFailed
+			return low
+		case 7:
+			close(highFailed)
+			return high
+		}
+		return nil
+	})
+	if err != low {
+		t.Fatalf("error %v, want %v", err, low)
+	}
+}
+
 // A table whose slot is off the curve parses (lazy mode); Vouchers must
-// return the error of the one triple that uses the slot, by its index.
+// return the error of a triple that uses the slot, by its index: the
+// lowest such index, whichever worker fails first.
 func TestVouchersError(t *testing.T) {
 	f := newFixture(t, "pool-err", small, 40)
 	raw := bytes.Clone(f.table.Bytes())
@@ -86,6 +108,7 @@ func TestVouchersError(t *testing.T) {
 	}
 	const at = 17
 	trs = slices.Insert(trs, at, Triple{Hash: f.members[0], ID: idN("pool-err", 0)})
+	trs = slices.Insert(trs, at+1, Triple{Hash: f.members[0], ID: idN("pool-err", -1)})
 	vs, err := c.Vouchers(drbg("pool-err/v"), trs)
 	if !errors.Is(err, ErrPoint) || vs != nil {
 		t.Fatalf("Vouchers = %d vouchers, %v; want none and %v", len(vs), err, ErrPoint)

@@ -3,7 +3,6 @@ package psi
 import (
 	"bytes"
 	"cmp"
-	"context"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
@@ -12,6 +11,7 @@ import (
 	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 
 	"filippo.io/nistec"
 	"golang.org/x/sync/errgroup"
@@ -430,7 +430,7 @@ func (t *Table) checkDistinct() error {
 }
 
 // Validate decodes every slot point (in parallel on workers goroutines, or
-// GOMAXPROCS if workers ≤ 0) and reports the first invalid one it finds.
+// GOMAXPROCS if workers ≤ 0) and reports the first invalid one.
 func (t *Table) Validate(workers int) error {
 	return forChunks(t.slots, workers, func(lo, hi uint64) error {
 		for i := lo; i < hi; i++ {
@@ -448,25 +448,40 @@ func (t *Table) Validate(workers int) error {
 const maxChunk = 1024
 
 // forChunks calls fn on consecutive ranges [lo, hi) covering [0, n), on at
-// most workers goroutines at once (GOMAXPROCS if workers ≤ 0). The first
-// error keeps the ranges not yet started from starting and is returned.
+// most workers goroutines at once (GOMAXPROCS if workers ≤ 0). A failure
+// keeps the ranges above it from starting; every range below it runs, so
+// the error returned, that of the lowest failing range, does not depend on
+// the scheduling.
 func forChunks(n uint64, workers int, fn func(lo, hi uint64) error) error {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
 	chunk := max(1, min(maxChunk, (n+uint64(workers)-1)/uint64(workers)))
-	g, ctx := errgroup.WithContext(context.Background())
+	errs := make([]error, (n+chunk-1)/chunk)
+	var failed atomic.Uint64 // the lowest failing range's lo; n while none
+	failed.Store(n)
+	var g errgroup.Group
 	g.SetLimit(workers)
-	for lo := uint64(0); lo < n && ctx.Err() == nil; lo += chunk {
+	for lo := uint64(0); lo < n && failed.Load() == n; lo += chunk {
 		g.Go(func() error {
-			// Go may have waited for a free worker while another failed.
-			if err := ctx.Err(); err != nil {
-				return err
+			// Go may have waited for a free worker while a range failed.
+			if failed.Load() < lo {
+				return nil
 			}
-			return fn(lo, min(lo+chunk, n))
+			if errs[lo/chunk] = fn(lo, min(lo+chunk, n)); errs[lo/chunk] != nil {
+				for f := failed.Load(); lo < f && !failed.CompareAndSwap(f, lo); f = failed.Load() {
+				}
+			}
+			return nil
 		})
 	}
-	return g.Wait()
+	g.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Verify checks that the table's Merkle root equals root.

@@ -201,20 +201,24 @@ func (c *Client) Vouchers(rand io.Reader, trs []Triple) ([][]byte, error) {
 		synth[i] = s
 	}
 	out := make([][]byte, len(trs))
+	// The first error stops triples from starting; every triple below it has
+	// started, so the lowest failing index, the one reported, does not
+	// depend on the scheduling either.
+	errs := make([]error, len(trs))
 	g, ctx := errgroup.WithContext(context.Background())
 	g.SetLimit(c.workers)
 	for i := 0; i < len(trs) && ctx.Err() == nil; i++ {
 		g.Go(func() error {
-			v, err := c.build(seeds[i], &trs[i], synth[i])
-			if err != nil {
-				return fmt.Errorf("triple %d: %w", i, err)
-			}
-			out[i] = v
-			return nil
+			out[i], errs[i] = c.build(seeds[i], &trs[i], synth[i])
+			return errs[i]
 		})
 	}
-	if err := g.Wait(); err != nil {
-		return nil, err
+	if g.Wait() != nil {
+		for i, err := range errs {
+			if err != nil {
+				return nil, fmt.Errorf("triple %d: %w", i, err)
+			}
+		}
 	}
 	return out, nil
 }

@@ -37,7 +37,7 @@ have_turbo() {
   local arch d
   arch=$("$cc" -print-multiarch 2>/dev/null || true)
   for d in ${arch:+"$prefix/lib/$arch"} "$prefix/lib64" "$prefix/lib"; do
-    [ -f "$d/libjpeg.a" ] && return 0
+    [ -f "$d/libjpeg.a" ] && libdir=$d && return 0
   done
   return 1
 }
@@ -46,7 +46,9 @@ setting() {
   if [ "$prefix" = /usr ]; then
     echo "CGO_ENABLED=1"
   else
-    echo "CGO_ENABLED=1 CGO_CFLAGS=-I$prefix/include CGO_LDFLAGS=-L$prefix/lib"
+    # -L the directory have_turbo found libjpeg.a in (libjpeg-turbo's own
+    # packages install to lib64), not a guess.
+    echo "CGO_ENABLED=1 CGO_CFLAGS=-I$prefix/include CGO_LDFLAGS=-L$libdir"
   fi
 }
 

@@ -37,7 +37,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -591,10 +590,9 @@ func decodeStage(ctx context.Context, files []string, workers int, c config) (St
 		safeio.ReadFile(f, safeio.MaxImageFile)
 	}
 	// workers goroutines, each with its own preparer and input tensor as the
-	// engine's decode workers have, take the next item from a shared counter:
-	// item k is files[k%nf] in pass k/nf. Whole passes only, repeated until
-	// minTime has passed: the first worker to reach a pass decides whether
-	// it runs. A file that fails is noted, not a failure of the stage.
+	// engine's decode workers have, take files from jobs; the loop below
+	// feeds whole passes until minTime has passed. A file that fails is
+	// noted, not a failure of the stage.
 	type worker struct {
 		p   *imgproc.Preparer
 		dst []float32
@@ -606,64 +604,56 @@ func decodeStage(ctx context.Context, files []string, workers int, c config) (St
 			dst: make([]float32, 3*engine.InputSize*engine.InputSize),
 		}
 	}
-	nf := int64(len(files))
-	var next atomic.Int64
-	c0, t0 := cputime.Process(), time.Now()
-	var mu sync.Mutex // guards the pass decision and the results below
-	lastPass, stopped := int64(0), false
-	runs := func(pass int64) bool {
-		mu.Lock()
-		defer mu.Unlock()
-		switch {
-		case pass <= lastPass:
-			return true
-		case stopped:
-			return false
-		case ctx.Err() != nil || time.Since(t0) >= c.MinTime:
-			stopped = true
-			return false
-		}
-		lastPass = pass
-		return true
+	type job struct {
+		f     string
+		first bool // the first pass: what each file is
 	}
+	jobs := make(chan job)
+	var mu sync.Mutex // guards the results below
 	var mp []float64
 	var errs []string
 	var lat []time.Duration
+	c0, t0 := cputime.Process(), time.Now()
 	var g errgroup.Group
 	for _, w := range ws {
 		g.Go(func() error {
 			var local []time.Duration
-			defer func() {
-				mu.Lock()
-				lat = append(lat, local...)
-				mu.Unlock()
-			}()
-			for {
-				k := next.Add(1) - 1
-				if nf == 0 || ctx.Err() != nil || !runs(k/nf) {
-					return nil
-				}
-				f := files[k%nf]
+			for j := range jobs {
 				t := time.Now()
-				data, err := safeio.ReadFile(f, safeio.MaxImageFile)
+				data, err := safeio.ReadFile(j.f, safeio.MaxImageFile)
 				var wd, ht int
 				if err == nil {
 					info, perr := w.p.Prepare(data, w.dst)
 					wd, ht, err = info.Width, info.Height, perr
 				}
 				local = append(local, time.Since(t))
-				if k < nf { // the first pass: what each file is
+				if j.first {
 					mu.Lock()
 					if err != nil {
-						errs = append(errs, fmt.Sprintf("%s: %v", f, err))
+						errs = append(errs, fmt.Sprintf("%s: %v", j.f, err))
 					} else {
 						mp = append(mp, float64(wd)*float64(ht)/1e6)
 					}
 					mu.Unlock()
 				}
 			}
+			mu.Lock()
+			lat = append(lat, local...)
+			mu.Unlock()
+			return nil
 		})
 	}
+feed:
+	for pass := 0; pass == 0 || len(files) > 0 && time.Since(t0) < c.MinTime; pass++ {
+		for _, f := range files {
+			select {
+			case jobs <- job{f, pass == 0}:
+			case <-ctx.Done():
+				break feed
+			}
+		}
+	}
+	close(jobs)
 	g.Wait()
 	n := len(lat)
 	wall := time.Since(t0)

@@ -144,7 +144,12 @@ func (vb *voucherBench) onePass(ctx context.Context, files []string, n int) (int
 			return nil
 		})
 		if err == nil && len(cur) > 0 {
-			chunks <- cur
+			// As above: a failed writer no longer receives.
+			select {
+			case chunks <- cur:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
 		}
 		return err
 	})
