@@ -10,11 +10,11 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
-	"os"
 	"strings"
 	"time"
 
 	"github.com/vouchsafe/vouchsafe/internal/recon/service"
+	"github.com/vouchsafe/vouchsafe/internal/safeio"
 	"github.com/vouchsafe/vouchsafe/psi"
 )
 
@@ -62,21 +62,15 @@ func newUploader(base, account, tokenFile string, logf func(string, ...any)) (*u
 	}, nil
 }
 
+// readToken reads the bearer token: a regular file (a FIFO or a device
+// would hang the run or never end) of at most maxTokenFile bytes.
 func readToken(path string) (string, error) {
 	if path == "" {
 		return "", errors.New("--upload needs --token-file FILE")
 	}
-	f, err := os.Open(path)
+	b, err := safeio.ReadFile(path, maxTokenFile)
 	if err != nil {
 		return "", err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxTokenFile+1))
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", path, err)
-	}
-	if len(b) > maxTokenFile {
-		return "", fmt.Errorf("%s: token file larger than %d bytes", path, maxTokenFile)
 	}
 	tok := strings.TrimSpace(string(b))
 	if tok == "" || strings.ContainsAny(tok, " \t\r\n") {

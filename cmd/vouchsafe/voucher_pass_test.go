@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/vouchsafe/vouchsafe/internal/recon/service"
+	"github.com/vouchsafe/vouchsafe/internal/safeio"
 	"github.com/vouchsafe/vouchsafe/psi"
 )
 
@@ -101,6 +103,15 @@ func TestReadToken(t *testing.T) {
 		if _, err := readToken(p); err == nil || !strings.Contains(err.Error(), p) {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+	// A FIFO nobody writes to is refused, not waited on (it used to block
+	// the run in open(2) for ever).
+	fifo := filepath.Join(dir, "fifo")
+	if err := mkfifo(fifo); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := readToken(fifo); !errors.Is(err, safeio.ErrNotRegular) || !strings.Contains(err.Error(), fifo) {
+		t.Errorf("fifo: %v", err)
 	}
 }
 
